@@ -1,0 +1,64 @@
+"""The one cgroup interface every run goes through, and what it reports.
+
+A `BoxCgroup` is the set of cgroups of one box (`rustbox/box-N` in every
+controller it needs). The v1 and v2 implementations live in v1.py and v2.py;
+`detect.open_box_cgroup()` is the only place that picks between them.
+
+Life of a run, as process.py drives it:
+    cg.create()              idempotent, at init
+    cg.apply(limits)         before each run
+    cg.reset()               fresh counters for this run (keeps the cgroup)
+    fds = cg.join_fds()      opened O_WRONLY in the supervisor; the child
+                             writes b"0" to each as its last step before exec
+    cg.cpu_time()            polled by the supervisor (cheap: pread on an fd)
+    cg.kill_all()            every task of the box, daemons included
+    cg.stats()               CgroupStats of this run (deltas since reset)
+    cg.destroy()             at cleanup
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from ..limits import Limits
+
+
+@dataclass(frozen=True)
+class CgroupStats:
+    cpu_time: float       # seconds of CPU used by every task since reset()
+    memory_peak: int      # bytes, high-water mark since reset() (swap included when allowed)
+    oom_kills: int        # OOM kills in the box since reset()
+
+
+class BoxCgroup(ABC):
+    version: str = "?"    # "v1" or "v2"
+
+    @abstractmethod
+    def create(self) -> None: ...
+
+    @abstractmethod
+    def apply(self, limits: Limits) -> None: ...
+
+    @abstractmethod
+    def reset(self) -> None: ...
+
+    @abstractmethod
+    def join_fds(self) -> list[int]: ...
+
+    @abstractmethod
+    def cpu_time(self) -> float: ...
+
+    @abstractmethod
+    def stats(self) -> CgroupStats: ...
+
+    @abstractmethod
+    def pids(self) -> list[int]: ...
+
+    @abstractmethod
+    def kill_all(self) -> None: ...
+
+    @abstractmethod
+    def destroy(self) -> None: ...
+
+    def close(self) -> None:
+        """Close any fds kept open for speed (the cgroup itself stays)."""

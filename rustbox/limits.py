@@ -1,0 +1,151 @@
+"""Resource limits of one run, and the parsing of sizes and times.
+
+`Limits` is the single description of what a run may use; the CLI, the
+batch specs and the Python API all build one, and the cgroup adapters and
+the process set-up read it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, replace
+
+from .errors import UsageError
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*$")
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str | int | float | None, what: str = "size") -> int | None:
+    """'64M' -> 67108864; bare numbers are bytes; None/'unlimited' -> None."""
+    if text is None:
+        return None
+    if isinstance(text, bool):
+        raise UsageError(f"invalid {what}: {text!r} (expected e.g. 64M, 1G, 4096)")
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise UsageError(f"invalid {what}: {text!r} (must not be negative)")
+        return int(text)
+    if str(text).strip().lower() in ("unlimited", "inf", "none"):
+        return None
+    match = _SIZE.match(str(text))
+    if not match:
+        raise UsageError(f"invalid {what}: {text!r} (expected e.g. 64M, 1G, 4096)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def parse_time(text: str | int | float | None, what: str = "time") -> float | None:
+    """'1.5' -> 1.5 seconds; must be positive and finite."""
+    if text is None:
+        return None
+    try:
+        if isinstance(text, bool):
+            raise ValueError
+        value = float(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"invalid {what}: {text!r} (expected seconds, e.g. 1.5)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"invalid {what}: {text!r} (must be a positive number of seconds)")
+    return value
+
+
+def parse_count(text: str | int | None, what: str, minimum: int = 1) -> int | None:
+    if text is None:
+        return None
+    try:
+        if isinstance(text, bool):
+            raise ValueError
+        value = int(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"invalid {what}: {text!r} (expected a whole number)") from None
+    if value < minimum:
+        raise UsageError(f"invalid {what}: {text!r} (must be at least {minimum})")
+    return value
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run may use. None means "no limit" except where noted."""
+
+    time: float | None = None          # CPU seconds, all threads and processes
+    wall_time: float | None = None     # default 2*time+1 when time is set
+    extra_time: float = 0.0            # grace before the kill
+    mem: int | None = None             # bytes, whole box
+    swap: int = 0                      # bytes of swap on top of mem
+    processes: int = 1                 # processes + threads (pids.max)
+    cpu_shares: int | None = None      # relative weight (v1 shares scale)
+    cpus: float | None = None          # hard quota in cores
+    fsize: int | None = None           # largest file written (RLIMIT_FSIZE)
+    stack: int | None = None           # RLIMIT_STACK; None = unlimited
+    open_files: int = 64               # RLIMIT_NOFILE
+
+    def __post_init__(self) -> None:
+        if self.wall_time is None and self.time is not None:
+            object.__setattr__(self, "wall_time", 2 * self.time + 1)
+
+    @property
+    def cpu_kill_at(self) -> float | None:
+        """CPU seconds after which the supervisor kills the run."""
+        return None if self.time is None else self.time + self.extra_time
+
+    @property
+    def wall_kill_at(self) -> float | None:
+        return None if self.wall_time is None else self.wall_time + self.extra_time
+
+    def summary(self) -> dict:
+        """The `limits` object of the verdict: only what was set."""
+        out = {"time": self.time, "wall_time": self.wall_time, "mem": self.mem,
+               "processes": self.processes}
+        for key in ("extra_time", "swap", "cpu_shares", "cpus", "fsize", "stack"):
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        if self.open_files != 64:
+            out["open_files"] = self.open_files
+        return out
+
+    def replace(self, **changes) -> "Limits":
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# The spec/flag names of the limits and how each one is parsed.
+LIMIT_PARSERS = {
+    "time": lambda v: parse_time(v, "--time"),
+    "wall_time": lambda v: parse_time(v, "--wall-time"),
+    "extra_time": lambda v: 0.0 if v in (None, 0, "0") else parse_time(v, "--extra-time"),
+    "mem": lambda v: _positive_size(v, "--mem"),
+    "swap": lambda v: parse_size(v, "--swap") or 0,
+    "processes": lambda v: parse_count(v, "--processes"),
+    "cpu_shares": lambda v: parse_count(v, "--cpu-shares", minimum=2),
+    "cpus": lambda v: parse_time(v, "--cpus"),
+    "fsize": lambda v: _positive_size(v, "--fsize"),
+    "stack": lambda v: parse_size(v, "--stack"),
+    "open_files": lambda v: parse_count(v, "--open-files", minimum=4),
+}
+
+
+def _positive_size(value, what: str) -> int | None:
+    size = parse_size(value, what)
+    if size is not None and size <= 0:
+        raise UsageError(f"invalid {what}: {value!r} (must be positive)")
+    return size
+
+
+def limits_from(values: dict) -> Limits:
+    """Build Limits from flag/spec values (strings or numbers); None = default."""
+    parsed = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key not in LIMIT_PARSERS:
+            raise UsageError(f"unknown limit: {key!r}")
+        result = LIMIT_PARSERS[key](value)
+        if result is not None:
+            parsed[key] = result
+    return Limits(**parsed)
+
+
+__all__ = ["Limits", "limits_from", "parse_size", "parse_time", "parse_count"]

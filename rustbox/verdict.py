@@ -1,0 +1,78 @@
+"""A run's outcome: status codes, the Verdict record, JSON and isolate meta.
+
+Runner statuses live here and only here; the judge maps them to its own
+verdicts (AC/WA/TLE/...) in judge/verdicts.py.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import orjson
+
+OK, RE, SG, TO, ML, OL, XX = "OK", "RE", "SG", "TO", "ML", "OL", "XX"
+STATUSES = (OK, RE, SG, TO, ML, OL, XX)
+
+# Exit status of `rustbox run` for a verdict (the contract's 0/1/2).
+EXIT_STATUS = {OK: 0, RE: 1, SG: 1, TO: 1, ML: 1, OL: 1, XX: 2}
+
+
+@dataclass
+class Verdict:
+    box_id: int
+    status: str
+    exit_code: int | None = None
+    signal: int | None = None
+    cpu_time: float = 0.0
+    wall_time: float = 0.0
+    memory_peak: int = 0
+    oom: bool = False
+    tle: bool = False
+    output_limit: bool = False
+    message: str = ""
+    cgroup: str | None = None
+    limits: dict = field(default_factory=dict)
+    id: str | None = None          # batch spec id, omitted when None
+
+    @property
+    def exit_status(self) -> int:
+        return EXIT_STATUS[self.status]
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        if out["id"] is None:
+            del out["id"]
+        else:  # batch lines lead with their id
+            out = {"id": out.pop("id"), **out}
+        return out
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Verdict":
+        return cls(**data)
+
+    def to_meta(self) -> str:
+        """isolate's key:value meta file."""
+        lines = [f"time:{self.cpu_time:.3f}", f"time-wall:{self.wall_time:.3f}",
+                 f"cg-mem:{self.memory_peak // 1024}", f"max-rss:{self.memory_peak // 1024}"]
+        if self.oom:
+            lines.append("cg-oom-killed:1")
+        if self.exit_code is not None:
+            lines.append(f"exitcode:{self.exit_code}")
+        if self.signal is not None:
+            lines.append(f"exitsig:{self.signal}")
+        if self.status != OK:
+            lines.append(f"status:{self.status}")
+        if self.tle:
+            lines.append("killed:1")
+        if self.message:
+            lines.append("message:" + self.message.replace("\n", " "))
+        return "\n".join(lines) + "\n"
+
+
+def sandbox_failure(box_id: int, message: str, cgroup: str | None = None,
+                    limits: dict | None = None, id: str | None = None) -> Verdict:
+    """The XX verdict: the sandbox, not the program, failed."""
+    return Verdict(box_id=box_id, status=XX, message=message, cgroup=cgroup,
+                   limits=limits or {}, id=id)
