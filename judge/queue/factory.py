@@ -1,0 +1,35 @@
+"""Picks the queue backend from a URL: the only place that knows them all.
+
+    sqlite:///var/lib/rustbox/queue.db    absolute path (three slashes)
+    sqlite://queue.db                     relative to the current directory
+    redis://host:6379/0[?prefix=judge]    Redis Streams, shared by many machines
+
+The default URL is `$JUDGE_QUEUE`, else `DEFAULT_QUEUE_URL`.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from .base import Queue, QueueError
+
+DEFAULT_QUEUE_URL = "sqlite:///var/lib/rustbox/queue.db"
+
+
+def default_queue_url(env: Mapping[str, str] = os.environ) -> str:
+    return env.get("JUDGE_QUEUE") or DEFAULT_QUEUE_URL
+
+
+def open_queue(url: str, **options) -> Queue:
+    """A queue for the URL; options go to the backend's constructor."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not rest:
+        raise QueueError(f"invalid queue URL {url!r} (expected sqlite:///path or "
+                         "redis://host:port/db)")
+    if scheme == "sqlite":
+        from .sqlite import SqliteQueue
+        return SqliteQueue(rest, **options)
+    if scheme in ("redis", "rediss", "unix"):
+        from .redis import RedisQueue
+        return RedisQueue(url, **options)
+    raise QueueError(f"unknown queue URL scheme {scheme!r} in {url!r} (sqlite or redis)")

@@ -1,0 +1,328 @@
+"""The shared queue backend: Redis Streams (`redis://host:port/db`).
+
+Keys (prefix `judge`, or `?prefix=NAME` in the URL):
+    {p}:stream    the submissions; fields `id`, `data` (Submission JSON) and,
+                  for a released message, `prior` (deliveries before it)
+    group `workers` on the stream, one consumer per worker
+    {p}:index     hash id -> {problem, language, enqueued_at}: every id ever
+                  enqueued (makes enqueue idempotent and `list` possible)
+    {p}:results   hash id -> stored result; HSETNX keeps the first only
+    {p}:dead      list of messages that were not valid submissions, with why
+
+A claim is a message in the consumer group's pending list (PEL). Its lease
+is the message's idle time: a heartbeat re-claims it for the same consumer
+(resetting the idle time), and `XAUTOCLAIM` hands a message idle longer than
+the lease to another worker. A result is stored, acknowledged and deleted
+from the stream in one Lua script, so completing twice stores one result.
+Every call goes through `_call`, which reconnects with exponential backoff
+while Redis restarts; the server must persist (AOF) for nothing to be lost.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import orjson
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .base import (DEAD, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, FAILED, QUEUED,
+                   RUNNING, STATES, Claim, Entry, InvalidSubmission, Queue, QueueError,
+                   QueueUnavailable, Submission, UnknownSubmission, failure_record, valid_id)
+
+log = logging.getLogger("judge.queue")
+
+GROUP = "workers"
+_MAX_BLOCK = 5.0            # longest single XREADGROUP wait (s); socket timeout is above it
+_SOCKET_TIMEOUT = 15.0
+
+_ENQUEUE = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'data', ARGV[3])
+return 1
+"""
+
+# Store the result unless one exists, then retire the message.
+_FINISH = """
+local stored = redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[4])
+redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[2], ARGV[2])
+return stored
+"""
+
+# Only the consumer that holds the message may extend it.
+_HEARTBEAT = """
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+"""
+
+# Put the message back at the tail, carrying its earlier deliveries minus
+# this one (a release is not a failed delivery).
+_RELEASE = """
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
+local m = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if #m == 0 then return 0 end
+local fields, prior = {}, 0
+local f = m[1][2]
+for i = 1, #f, 2 do
+  if f[i] == 'prior' then prior = tonumber(f[i + 1]) or 0
+  else fields[#fields + 1] = f[i]; fields[#fields + 1] = f[i + 1] end
+end
+fields[#fields + 1] = 'prior'
+fields[#fields + 1] = tostring(prior + p[1][4] - 1)
+redis.call('XADD', KEYS[1], '*', unpack(fields))
+return 1
+"""
+
+_DEAD_LETTER = """
+redis.call('RPUSH', KEYS[2], ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[4], ARGV[5]) end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """redis://host:port/db?prefix=NAME -> (URL for redis-py, key prefix)."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    prefix = query.pop("prefix", ["judge"])[-1]
+    if query:
+        raise QueueError(f"unknown option(s) in queue URL: {', '.join(sorted(query))}")
+    if not prefix:
+        raise QueueError("empty ?prefix= in queue URL")
+    return urlunsplit(parts._replace(query="")), prefix
+
+
+class RedisQueue(Queue):
+    def __init__(self, url: str, reconnect_timeout: float = 120.0):
+        self.url = url
+        client_url, prefix = parse_url(url)
+        self.reconnect_timeout = reconnect_timeout
+        self.stream = f"{prefix}:stream"
+        self.index = f"{prefix}:index"
+        self.results = f"{prefix}:results"
+        self.dead = f"{prefix}:dead"
+        try:
+            # Retries are ours (_call): the client's own would hide the backoff.
+            self._redis = redis.Redis.from_url(
+                client_url, socket_timeout=_SOCKET_TIMEOUT, socket_connect_timeout=5,
+                retry=Retry(NoBackoff(), 0), decode_responses=False)
+        except ValueError as exc:
+            raise QueueError(f"invalid queue URL {url!r}: {exc}") from None
+        r = self._redis
+        self._enqueue = r.register_script(_ENQUEUE)
+        self._finish = r.register_script(_FINISH)
+        self._heartbeat = r.register_script(_HEARTBEAT)
+        self._release = r.register_script(_RELEASE)
+        self._dead_letter = r.register_script(_DEAD_LETTER)
+        self._autoclaim_cursor = "0-0"
+        self._call(self._ensure_group)
+
+    # -- connection handling ---------------------------------------------
+    def _ensure_group(self) -> None:
+        try:
+            self._redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _call(self, fn, *args, **kwargs):
+        """fn(*args) with reconnection: exponential backoff up to the timeout."""
+        delay, started = 0.05, time.monotonic()
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                # BusyLoadingError (Redis reading its AOF) is a ConnectionError.
+                waited = time.monotonic() - started
+                if waited + delay > self.reconnect_timeout:
+                    raise QueueUnavailable(f"redis at {self.url} unreachable for "
+                                           f"{waited:.0f}s: {exc}") from None
+                log.warning("redis at %s unreachable (%s); retrying in %.2fs",
+                            self.url, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except redis.ResponseError as exc:
+                if "NOGROUP" in str(exc):  # the stream or group vanished (data loss)
+                    log.warning("consumer group missing on %s; recreating it", self.url)
+                    self._ensure_group()
+                    continue
+                raise QueueError(f"redis at {self.url}: {exc}") from None
+
+    # -- Queue ------------------------------------------------------------
+    def enqueue(self, submission: Submission) -> bool:
+        meta = orjson.dumps({"problem": submission.problem, "language": submission.language,
+                             "enqueued_at": submission.enqueued_at})
+        return bool(self._call(self._enqueue, keys=[self.index, self.stream],
+                               args=[submission.id, meta, submission.to_json()]))
+
+    def claim(self, worker: str, lease: float = DEFAULT_LEASE, block: float = 0.0,
+              max_deliveries: int = DEFAULT_MAX_DELIVERIES) -> Claim | None:
+        deadline = time.monotonic() + block
+        while True:
+            message = self._call(self._take_expired, worker, lease)
+            if message is None:
+                wait = min(max(deadline - time.monotonic(), 0.0), _MAX_BLOCK)
+                message = self._call(self._take_new, worker, wait)
+            if message is not None:
+                claim = self._accept(message, worker, max_deliveries)
+                if claim is not None:
+                    return claim
+                continue
+            if time.monotonic() >= deadline:
+                return None
+
+    def _take_expired(self, worker: str, lease: float):
+        # The cursor walks the whole pending list across calls: XAUTOCLAIM
+        # scans only a few entries per call.
+        cursor, messages, *_ = self._redis.xautoclaim(
+            self.stream, GROUP, worker, int(lease * 1000), self._autoclaim_cursor, count=1)
+        self._autoclaim_cursor = cursor
+        return messages[0] if messages else None
+
+    def _take_new(self, worker: str, wait: float):
+        block = int(wait * 1000) if wait > 0 else None
+        reply = self._redis.xreadgroup(GROUP, worker, {self.stream: ">"}, count=1, block=block)
+        if not reply:
+            return None
+        messages = reply[0][1]
+        return messages[0] if messages else None
+
+    def _accept(self, message, worker: str, max_deliveries: int) -> Claim | None:
+        msg_id, fields = message
+        msg_id = msg_id.decode()
+        fields = fields or {}
+        try:
+            raw = fields.get(b"data")
+            if raw is None:
+                raise InvalidSubmission("no 'data' field in the message")
+            submission = Submission.from_json(raw)
+        except InvalidSubmission as exc:
+            self._bury(msg_id, fields, str(exc), worker)
+            return None
+        pending = self._call(self._redis.xpending_range, self.stream, GROUP,
+                             msg_id, msg_id, 1)
+        delivered = pending[0]["times_delivered"] if pending else 1
+        attempt = delivered + int(fields.get(b"prior", b"0") or 0)
+        claim = Claim(submission, worker, msg_id, attempt, time.time())
+        if attempt > max_deliveries:
+            reason = (f"given up after {attempt - 1} deliveries without a result: the "
+                      f"workers holding it stopped or crashed")
+            self._store(claim, failure_record(submission.id, reason, worker=worker,
+                                              problem=submission.problem,
+                                              language=submission.language))
+            log.warning("submission %s: %s", submission.id, reason)
+            return None
+        return claim
+
+    def _bury(self, msg_id: str, fields: dict, reason: str, worker: str) -> None:
+        shown = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
+                 for k, v in fields.items()}
+        entry = orjson.dumps({"message_id": msg_id, "fields": shown, "reason": reason,
+                              "worker": worker, "at": time.time()})
+        sub_id = shown.get("id", "")
+        if not valid_id(sub_id):
+            sub_id = ""
+        record = orjson.dumps(failure_record(sub_id, reason, worker=worker, state=DEAD))
+        self._call(self._dead_letter, keys=[self.stream, self.dead, self.results],
+                   args=[GROUP, msg_id, entry, sub_id, record])
+        log.warning("dead-lettered message %s: %s", msg_id, reason)
+
+    def heartbeat(self, claim: Claim, lease: float = DEFAULT_LEASE) -> bool:
+        return bool(self._call(self._heartbeat, keys=[self.stream],
+                               args=[GROUP, claim.receipt, claim.worker]))
+
+    def complete(self, claim: Claim, result: dict) -> bool:
+        return self._store(claim, result)
+
+    def fail(self, claim: Claim, reason: str) -> bool:
+        sub = claim.submission
+        return self._store(claim, failure_record(sub.id, reason, worker=claim.worker,
+                                                 problem=sub.problem, language=sub.language))
+
+    def _store(self, claim: Claim, record: dict) -> bool:
+        return bool(self._call(self._finish, keys=[self.results, self.stream],
+                               args=[GROUP, claim.receipt, claim.submission.id,
+                                     orjson.dumps(record)]))
+
+    def release(self, claim: Claim) -> None:
+        self._call(self._release, keys=[self.stream], args=[GROUP, claim.receipt, claim.worker])
+
+    def retire(self, worker: str) -> None:
+        """Forget a stopping worker's consumer, unless it still holds messages."""
+        def forget():
+            for consumer in self._redis.xinfo_consumers(self.stream, GROUP):
+                if consumer["name"].decode() == worker and consumer["pending"] == 0:
+                    self._redis.xgroup_delconsumer(self.stream, GROUP, worker)
+        self._call(forget)
+
+    def result(self, submission_id: str) -> dict | None:
+        def fetch():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hget(self.results, submission_id)
+            pipe.hexists(self.index, submission_id)
+            return pipe.execute()
+        record, known = self._call(fetch)
+        if record is not None:
+            return orjson.loads(record)
+        if not known:
+            raise UnknownSubmission(f"no submission {submission_id!r} in {self.url}")
+        return None
+
+    def list(self, state: str | None = None, limit: int = 100) -> list[Entry]:
+        if state is not None and state not in STATES:
+            raise QueueError(f"unknown state {state!r} (one of {', '.join(STATES)})")
+        index = {k.decode(): orjson.loads(v) for k, v in self._call(self._redis.hgetall,
+                                                                     self.index).items()}
+        ids = sorted(index, key=lambda i: index[i].get("enqueued_at") or 0)
+        records = self._call(self._redis.hmget, self.results, ids) if ids else []
+        running = self._call(self._running)
+        entries = []
+        for sub_id, record in zip(ids, records):
+            meta = index[sub_id]
+            common = dict(problem=meta.get("problem"), language=meta.get("language"),
+                          enqueued_at=meta.get("enqueued_at"))
+            if record is not None:
+                rec = orjson.loads(record)
+                st = rec.get("state") or DONE
+                entry = Entry(sub_id, st, worker=rec.get("worker"),
+                              finished_at=rec.get("finished_at"), verdict=rec.get("verdict"),
+                              reason=rec.get("error"), **common)
+            elif sub_id in running:
+                worker, attempts = running[sub_id]
+                entry = Entry(sub_id, RUNNING, worker=worker, attempts=attempts, **common)
+            else:
+                entry = Entry(sub_id, QUEUED, **common)
+            if state is None or entry.state == state:
+                entries.append(entry)
+                if len(entries) >= limit:
+                    break
+        return entries
+
+    def _running(self) -> dict[str, tuple[str, int]]:
+        """submission id -> (worker, deliveries) for every pending message."""
+        pending = self._redis.xpending_range(self.stream, GROUP, "-", "+", 10000)
+        pipe = self._redis.pipeline(transaction=False)
+        for item in pending:
+            pipe.xrange(self.stream, item["message_id"], item["message_id"])
+        out = {}
+        for item, found in zip(pending, pipe.execute()):
+            if found:
+                sub_id = found[0][1].get(b"id", b"").decode("utf-8", "replace")
+                out[sub_id] = (item["consumer"].decode(), item["times_delivered"])
+        return out
+
+    def dead_letters(self, limit: int = 100) -> list[dict]:
+        return [orjson.loads(x) for x in self._call(self._redis.lrange, self.dead, 0, limit - 1)]
+
+    def close(self) -> None:
+        self._redis.close()
