@@ -14,6 +14,14 @@ Life of a run, as process.py drives it:
     cg.kill_all()            every task of the box, daemons included
     cg.stats()               CgroupStats of this run (deltas since reset)
     cg.destroy()             at cleanup
+
+Added by the adapters:
+    cg.features()            {"swap_limit", "memory_peak_reset", "cpu_quota",
+                             "kill"} -> bool: what this host's version can do.
+                             A missing feature degrades (see v1.py/v2.py)
+                             instead of failing, and check-env can say so.
+    cg.pids()                pids of every task in the box right now.
+    cg.close()               closes the cached fds (join fds included).
 """
 from __future__ import annotations
 
@@ -59,6 +67,10 @@ class BoxCgroup(ABC):
 
     @abstractmethod
     def destroy(self) -> None: ...
+
+    def features(self) -> dict[str, bool]:
+        """What this adapter can do on this host; a False entry is "not available"."""
+        return {}
 
     def close(self) -> None:
         """Close any fds kept open for speed (the cgroup itself stays)."""

@@ -1,0 +1,170 @@
+"""Which cgroup version this host offers, and the one factory that picks an adapter.
+
+`open_box_cgroup()` is the only place in rustbox that branches on the
+version. `host_report()` is what `rustbox check-env` prints: each finding
+with what to do about it. Detection reads /proc/self/mountinfo and never
+writes anything.
+"""
+from __future__ import annotations
+
+import os
+
+from ..errors import HostSetupError
+from .base import BoxCgroup
+from .v1 import CONTROLLERS as V1_CONTROLLERS, V1BoxCgroup
+from .v2 import NEEDED as V2_CONTROLLERS, V2BoxCgroup
+
+MOUNTINFO = "/proc/self/mountinfo"
+DEFAULT_ROOT = "/sys/fs/cgroup"
+
+
+def _mounts(mountinfo: str = MOUNTINFO) -> list[tuple[str, str, set[str]]]:
+    """(mount point, fstype, super options) of every mount."""
+    found = []
+    with open(mountinfo) as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields, tail = left.split(), right.split()
+            if len(fields) < 5 or len(tail) < 3:
+                continue
+            point = fields[4].replace("\\040", " ")
+            found.append((point, tail[0], set(tail[2].split(","))))
+    return found
+
+
+def _v2_controllers(root: str, mountinfo: str = MOUNTINFO) -> list[str] | None:
+    """Controllers of the cgroup2 mount at `root`, or None when root is not one."""
+    real = os.path.realpath(root)
+    if not any(point == real and fstype == "cgroup2" for point, fstype, _ in _mounts(mountinfo)):
+        return None
+    try:
+        with open(os.path.join(real, "cgroup.controllers")) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def _v1_mounts(root: str, mountinfo: str = MOUNTINFO) -> dict[str, str]:
+    """controller -> its v1 mount point, for controllers mounted at root/<name>
+    (root/cpu may be a symlink to a joint cpu,cpuacct mount)."""
+    points = {}
+    mounts = _mounts(mountinfo)
+    for controller in V1_CONTROLLERS:
+        real = os.path.realpath(os.path.join(root, controller))
+        for point, fstype, options in mounts:
+            if fstype == "cgroup" and point == real and controller in options:
+                points[controller] = point
+    return points
+
+
+def detect_version(root: str = DEFAULT_ROOT) -> str:
+    """'v2' only when root itself is a cgroup2 mount offering memory, cpu and
+    pids; otherwise 'v1' (a hybrid host's cgroup2 at root/unified does not count)."""
+    controllers = _v2_controllers(root)
+    if controllers is not None and all(c in controllers for c in V2_CONTROLLERS):
+        return "v2"
+    return "v1"
+
+
+def open_box_cgroup(box_id: int, version: str = "auto", root: str = DEFAULT_ROOT) -> BoxCgroup:
+    """The adapter for box `box_id` (not yet created: call `.create()`)."""
+    if version not in ("auto", "v1", "v2"):
+        raise HostSetupError(f"unknown cgroup version {version!r} (expected auto, v1 or v2)")
+    if version == "auto":
+        version = detect_version(root)
+    if version == "v2":
+        controllers = _v2_controllers(root)
+        if controllers is None:
+            raise HostSetupError(f"cgroup v2 requested but {root} is not a cgroup2 mount "
+                                 "(boot with systemd.unified_cgroup_hierarchy=1, or use --cg v1)")
+        missing = [c for c in V2_CONTROLLERS if c not in controllers]
+        if missing:
+            raise HostSetupError(f"cgroup v2 controllers missing at {root}: {', '.join(missing)} "
+                                 "(they are bound to a v1 hierarchy or disabled by cgroup_disable=)")
+        return V2BoxCgroup(box_id, root)
+    missing = [c for c in V1_CONTROLLERS if c not in _v1_mounts(root)]
+    if missing:
+        raise HostSetupError(
+            f"cgroup v1 controllers not mounted under {root}: {', '.join(missing)} "
+            f"(e.g. mount -t cgroup -o {missing[0]} cgroup {root}/{missing[0]}); "
+            "run `rustbox check-env` for details")
+    return V1BoxCgroup(box_id, root)
+
+
+def _item(item: str, ok: bool, detail: str) -> dict:
+    return {"item": item, "ok": ok, "detail": detail}
+
+
+def host_report(root: str = DEFAULT_ROOT) -> list[dict]:
+    """Every finding about this host's cgroups, each {item, ok, detail}."""
+    version = detect_version(root)
+    report = []
+    if version == "v2":
+        controllers = _v2_controllers(root) or []
+        report.append(_item("cgroup version", True, f"v2 (unified) at {root}"))
+        for controller in V2_CONTROLLERS:
+            report.append(_item(f"controller {controller}", True, f"available in {root}/cgroup.controllers"))
+        report.extend(_v2_kernel_items(root, controllers))
+    else:
+        v1 = _v1_mounts(root)
+        unified = _v2_controllers(os.path.join(root, "unified"))
+        hybrid = f"; hybrid: cgroup2 at {root}/unified has [{' '.join(unified)}]" if unified is not None else ""
+        report.append(_item("cgroup version", bool(v1), f"v1 at {root}{hybrid}" if v1 else
+                            f"no usable cgroup v1 or v2 hierarchy at {root}: mount cgroup2 there "
+                            "(systemd.unified_cgroup_hierarchy=1) or the v1 controllers"))
+        for controller in V1_CONTROLLERS:
+            if controller in v1:
+                report.append(_item(f"controller {controller}", True, f"mounted at {v1[controller]}"))
+            else:
+                report.append(_item(f"controller {controller}", False,
+                                    f"not mounted: mount -t cgroup -o {controller} cgroup "
+                                    f"{root}/{controller} (or enable CONFIG_CGROUP_* in the kernel)"))
+        if "memory" in v1:
+            memsw = os.path.exists(os.path.join(v1["memory"], "memory.memsw.limit_in_bytes"))
+            report.append(_item("swap accounting", memsw,
+                                "on (memory.memsw.* present): --swap is enforced" if memsw else
+                                "memory.memsw.* missing: boot with swapaccount=1; until then "
+                                "--swap is refused and swap use is not bounded"))
+            hierarchy = _read(os.path.join(v1["memory"], "memory.use_hierarchy")) == "1"
+            report.append(_item("memory.use_hierarchy", hierarchy,
+                                "1: box limits cover every task below them" if hierarchy else
+                                f"0 at {v1['memory']}: write 1 there before creating boxes"))
+    writable = os.access(root, os.W_OK) and os.geteuid() == 0
+    report.append(_item("privileges", writable, "running as root" if writable else
+                        "not root: rustbox must run as root to create cgroups"))
+    return report
+
+
+def _v2_kernel_items(root: str, controllers: list[str]) -> list[dict]:
+    major, minor = _kernel()
+    items = [
+        _item("memory.peak reset", (major, minor) >= (6, 12),
+              "per-run peak via memory.peak reset (kernel >= 6.12)" if (major, minor) >= (6, 12) else
+              f"kernel {major}.{minor} < 6.12: memory.peak cannot be reset; boxes are "
+              "re-created before each run instead (upgrade for cheaper resets)"),
+        _item("cgroup.kill", (major, minor) >= (5, 14),
+              "present (kernel >= 5.14)" if (major, minor) >= (5, 14) else
+              "kernel < 5.14: kill_all falls back to cgroup.freeze + SIGKILL"),
+    ]
+    swap = _read("/proc/cmdline")
+    off = "swapaccount=0" in swap.split()
+    items.append(_item("swap accounting", not off,
+                       "memory.swap.max available unless the kernel lacks CONFIG_MEMCG_SWAP" if not off
+                       else "swapaccount=0 on the kernel command line: remove it; --swap is refused"))
+    return items
+
+
+def _kernel() -> tuple[int, int]:
+    parts = os.uname().release.split(".")
+    try:
+        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return 0, 0
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""

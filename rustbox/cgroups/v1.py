@@ -1,0 +1,227 @@
+"""The cgroup v1 adapter: `rustbox/box-N` in memory, cpu, cpuacct, pids, freezer.
+
+Owns everything v1-specific: limit file names and syntax, the memsw
+ordering rule, counter resets, freezing to kill, and the fds kept open for
+the hot paths (cpuacct.usage polling, joining by cgroup.procs).
+
+cgroupspy gives typed access to the memory/cpu/cpuacct files (limits and
+counters); it has no pids or freezer classes, and it opens a file on every
+access, so those files and the hot paths use our own fds. Nodes are built
+by hand (never `Tree()`) so nothing outside our sub-tree is ever walked.
+"""
+from __future__ import annotations
+
+import os
+import signal
+
+from cgroupspy.nodes import Node
+
+from ..errors import CgroupError
+from ..limits import Limits
+from . import _files
+from .base import BoxCgroup, CgroupStats
+
+CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer")
+# The child joins in this order: freezer first, so any task that exists in
+# the box can be frozen by kill_all; memory and cpuacct last, so as little
+# of the set-up as possible is charged.
+JOIN_ORDER = ("freezer", "pids", "cpu", "memory", "cpuacct")
+CFS_PERIOD_US = 100_000
+DEFAULT_SHARES = 1024
+FREEZE_TIMEOUT = 1.0
+EMPTY_TIMEOUT = 2.0
+
+
+class V1BoxCgroup(BoxCgroup):
+    """One box's cgroups on a v1 (or hybrid) host."""
+
+    version = "v1"
+
+    def __init__(self, box_id: int, root: str = "/sys/fs/cgroup"):
+        self.box_id = int(box_id)
+        self.root = root.rstrip("/") or "/"
+        self.name = _files.box_name(self.box_id)
+        self.paths = {c: os.path.join(self.root, c, _files.PARENT_NAME, self.name)
+                      for c in CONTROLLERS}
+        self._nodes = {c: self._node(c) for c in ("memory", "cpu", "cpuacct")}
+        self._join_fds: list[int] | None = None
+        self._usage_fd: int | None = None
+        self._oom_baseline = 0
+        self._swap_applied = False
+        self._has_memsw = os.path.exists(os.path.join(self.root, "memory",
+                                                      "memory.memsw.limit_in_bytes"))
+
+    def _node(self, controller: str) -> Node:
+        top = Node(self.root.encode())
+        ctrl = Node(controller.encode(), parent=top)
+        parent = Node(_files.PARENT_NAME.encode(), parent=ctrl)
+        return Node(self.name.encode(), parent=parent)
+
+    @property
+    def _memory(self):
+        return self._nodes["memory"].controller
+
+    def _file(self, controller: str, name: str) -> str:
+        return os.path.join(self.paths[controller], name)
+
+    # -- life cycle -------------------------------------------------------
+
+    def create(self) -> None:
+        for controller in CONTROLLERS:
+            top = os.path.join(self.root, controller)
+            if not os.path.isdir(top):
+                raise CgroupError(f"cgroup v1 controller {controller!r} is not mounted at {top}")
+            try:
+                os.makedirs(self.paths[controller], exist_ok=True)
+            except OSError as e:
+                raise CgroupError(f"cannot create {self.paths[controller]}: {e.strerror}") from None
+
+    def features(self) -> dict[str, bool]:
+        return {"swap_limit": self._has_memsw, "memory_peak_reset": True,
+                "cpu_quota": True, "kill": True}
+
+    def apply(self, limits: Limits) -> None:
+        self._apply_memory(limits)
+        cpu = self._nodes["cpu"].controller
+        try:
+            cpu.shares = limits.cpu_shares or DEFAULT_SHARES
+            cpu.cfs_period_us = CFS_PERIOD_US
+            # The kernel refuses quotas under 1 ms.
+            cpu.cfs_quota_us = (None if limits.cpus is None
+                                else max(1000, int(limits.cpus * CFS_PERIOD_US)))
+        except OSError as e:
+            raise CgroupError(f"cannot set cpu limits in {self.paths['cpu']}: {e.strerror}") from None
+        _files.write_text(self._file("pids", "pids.max"),
+                          "max" if limits.processes is None else limits.processes)
+
+    def _apply_memory(self, limits: Limits) -> None:
+        memory = self._memory
+        swap = limits.swap or 0
+        if swap and not self._has_memsw:
+            raise CgroupError("--swap needs swap accounting (memory.memsw.* missing): "
+                              "boot the kernel with swapaccount=1")
+        limit = -1 if limits.mem is None else limits.mem
+        try:
+            if not self._has_memsw:
+                memory.limit_in_bytes = limit
+            else:
+                memsw = -1 if limits.mem is None else limits.mem + swap
+                current = memory.memsw_limit_in_bytes
+                # memsw >= limit must hold after every single write: raise
+                # memsw before the limit, lower the limit before memsw.
+                if _unlimited(memsw) or (current is not None and memsw >= current):
+                    memory.memsw_limit_in_bytes = memsw
+                    memory.limit_in_bytes = limit
+                else:
+                    memory.limit_in_bytes = limit
+                    memory.memsw_limit_in_bytes = memsw
+        except OSError as e:
+            raise CgroupError(f"cannot set memory limit {limits.mem} (+swap {swap}) in "
+                              f"{self.paths['memory']}: {e.strerror}") from None
+        self._swap_applied = bool(swap) and limits.mem is not None
+
+    def reset(self) -> None:
+        # A box is reused run after run; isolate forgets this and reports
+        # an earlier run's OOM and peak. Start every counter afresh.
+        _files.write_text(self._file("freezer", "freezer.state"), "THAWED")
+        if not self.pids():
+            # Page cache charged by earlier runs would otherwise count in
+            # this run's peak (the watermark resets to current usage).
+            self._force_empty()
+        memory = self._memory
+        try:
+            memory.max_usage_in_bytes = 0
+            if self._has_memsw:
+                memory.memsw_max_usage_in_bytes = 0
+        except OSError as e:
+            raise CgroupError(f"cannot reset memory peak in {self.paths['memory']}: {e.strerror}") from None
+        _files.write_text(self._file("cpuacct", "cpuacct.usage"), 0)
+        self._oom_baseline = self._oom_kill_count()
+
+    def _force_empty(self) -> None:
+        try:
+            _files.write_text(self._file("memory", "memory.force_empty"), 0)
+        except CgroupError:
+            pass  # best effort: EBUSY if a task sneaked in; the peak is then a bit high
+
+    def join_fds(self) -> list[int]:
+        if self._join_fds is None:
+            self._join_fds = [_files.open_write_fd(self._file(c, "cgroup.procs"))
+                              for c in JOIN_ORDER]
+        return list(self._join_fds)
+
+    # -- measuring --------------------------------------------------------
+
+    def cpu_time(self) -> float:
+        if self._usage_fd is None:
+            self._usage_fd = _files.open_read_fd(self._file("cpuacct", "cpuacct.usage"))
+        return int(os.pread(self._usage_fd, 32, 0)) / 1e9
+
+    def _oom_kill_count(self) -> int:
+        text = _files.read_text(self._file("memory", "memory.oom_control"))
+        return _files.keyed_value(text, "oom_kill")
+
+    def stats(self) -> CgroupStats:
+        memory = self._memory
+        peak = memory.memsw_max_usage_in_bytes if self._swap_applied else memory.max_usage_in_bytes
+        return CgroupStats(cpu_time=self.cpu_time(), memory_peak=int(peak or 0),
+                           oom_kills=self._oom_kill_count() - self._oom_baseline)
+
+    def pids(self) -> list[int]:
+        # The union: a task is ours as soon as it joined any controller.
+        found: set[int] = set()
+        for controller in JOIN_ORDER:
+            found.update(_files.read_pids(self._file(controller, "cgroup.procs")))
+        return sorted(found)
+
+    # -- ending -----------------------------------------------------------
+
+    def kill_all(self) -> None:
+        """Freeze (so nothing forks while we kill), SIGKILL, thaw, wait.
+
+        A frozen task cannot fork, so one pass kills a fork bomb; the loop
+        is for a task that joined between our read and the freeze.
+        """
+        state = self._file("freezer", "freezer.state")
+        if not os.path.exists(self.paths["freezer"]):
+            return
+        for _ in range(5):
+            if not self.pids():
+                return
+            _files.write_text(state, "FROZEN")
+            # A task in uninterruptible sleep can hold FREEZING; kill anyway.
+            _files.wait_until(lambda: _files.read_text(state).strip() == "FROZEN",
+                              FREEZE_TIMEOUT)
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            _files.write_text(state, "THAWED")
+            if _files.wait_until(lambda: not self.pids(), EMPTY_TIMEOUT):
+                return
+        raise CgroupError(f"processes {self.pids()} of {self.name} survive SIGKILL")
+
+    def destroy(self) -> None:
+        self.kill_all()
+        self.close()
+        if os.path.isdir(self.paths["memory"]):
+            self._force_empty()
+        for controller in CONTROLLERS:
+            path = _files.check_owned(self.paths[controller])
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise CgroupError(f"cannot remove {path}: {e.strerror}") from None
+
+    def close(self) -> None:
+        _files.close_fds(self._join_fds or ())
+        if self._usage_fd is not None:
+            _files.close_fds([self._usage_fd])
+        self._join_fds = self._usage_fd = None
+
+
+def _unlimited(value: int) -> bool:
+    return value == -1
