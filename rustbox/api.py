@@ -1,0 +1,173 @@
+"""The Python API: Box, BoxPool and run(), the same runs as the CLI.
+
+Each Box drives one box helper process (helper.py) that holds the box's
+lock for as long as the Box is open.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+
+import orjson
+
+from .box import BoxDir
+from .errors import BoxBusyError, RustboxError, UsageError
+from .helper import BOOT
+from .limits import Limits
+from .mounts import DirRule
+from .process import RunRequest
+from .requests import request_to_wire
+from .session import cleanup_box
+from .verdict import Verdict, sandbox_failure
+
+_ERRORS = {"BoxBusyError": BoxBusyError, "UsageError": UsageError}
+
+
+class Box:
+    """Box N for repeated runs from Python. Not for two threads at once."""
+
+    def __init__(self, box_id: int = 0, root=None, cg: str = "auto"):
+        self._dir = BoxDir(box_id, root)
+        self.box_id, self.root, self.cg = self._dir.box_id, root, cg
+        self._helper: subprocess.Popen | None = None
+        self.cgroup_version: str | None = None
+
+    @property
+    def path(self):
+        """Host path of the directory the program sees as /box."""
+        return self._dir.path
+
+    @property
+    def uid(self) -> int:
+        return self._dir.uid
+
+    def init(self) -> "Box":
+        """Start the box helper (initialising the box if needed); idempotent."""
+        if self._helper is not None and self._helper.poll() is None:
+            return self
+        helper = subprocess.Popen(
+            [sys.executable, "-S", "-c", BOOT, orjson.dumps(sys.path).decode(),
+             str(self.box_id), str(self.root or ""), self.cg],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        hello = orjson.loads(helper.stdout.readline() or b'{"error": "box helper died"}')
+        if "error" in hello:
+            helper.wait()
+            raise _ERRORS.get(hello.get("kind"), RustboxError)(hello["error"])
+        self._helper, self.cgroup_version = helper, hello["cgroup"]
+        return self
+
+    def run(self, argv, limits: Limits | None = None, *, stdin=None, stdout=None, stderr=None,
+            stderr_to_stdout=False, dirs=(), env=None, full_env=False, share_net=False,
+            seccomp="default", no_default_dirs=False, id=None) -> Verdict:
+        """Run argv in the box; stdio paths are inside the box (default /dev/null)."""
+        rules = [d if isinstance(d, DirRule) else DirRule.parse(d, str(self._dir.root))
+                 for d in dirs]
+        request = RunRequest(argv=list(argv), limits=limits or Limits(), stdin=stdin,
+                             stdout=stdout, stderr=stderr, stderr_to_stdout=stderr_to_stdout,
+                             dirs=rules, no_default_dirs=no_default_dirs, env=dict(env or {}),
+                             full_env=full_env, share_net=share_net, seccomp=seccomp,
+                             inherit_stdio=False, id=id)
+        return self.run_request(request)
+
+    def run_request(self, request: RunRequest) -> Verdict:
+        request.inherit_stdio = False  # the helper's stdio is its control channel
+        self.init()
+        helper = self._helper
+        try:
+            helper.stdin.write(orjson.dumps(request_to_wire(request)) + b"\n")
+            helper.stdin.flush()
+            line = helper.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = b""
+        if not line:
+            self.close()
+            return sandbox_failure(self.box_id, "box helper died during the run",
+                                   self.cgroup_version, request.limits.summary(), request.id)
+        return Verdict.from_dict(orjson.loads(line))
+
+    def clear(self) -> None:
+        """Empty /box (symlinks the program left are removed, never followed)."""
+        self._dir.clear()
+
+    def close(self, kill: bool = False) -> None:
+        """Stop the helper (kill=True: at once, ending a run in progress);
+        the box stays initialised."""
+        helper, self._helper = self._helper, None
+        if helper is None:
+            return
+        if kill:
+            helper.kill()  # its box's init dies with it (PDEATHSIG), so does the program
+        try:
+            helper.stdin.close()
+        except OSError:
+            pass
+        try:
+            helper.wait(timeout=None if kill else 30)
+        except subprocess.TimeoutExpired:
+            helper.kill()
+            helper.wait()
+        helper.stdout.close()
+
+    def cleanup(self) -> None:
+        """Stop the helper and remove the box's directory and cgroups."""
+        self.close()
+        cleanup_box(self.box_id, self.root)
+
+    def __enter__(self) -> "Box":
+        return self.init()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class BoxPool:
+    """A set of boxes shared by threads: borrow one with `with pool.box() as box:`."""
+
+    def __init__(self, box_ids=None, root=None, cg: str = "auto"):
+        ids = list(range(os.cpu_count() or 1)) if box_ids is None else list(box_ids)
+        if not ids:
+            raise UsageError("a box pool needs at least one box")
+        self.boxes = [Box(i, root, cg) for i in ids]
+        self._free: queue.Queue[Box] = queue.Queue()
+        for box in self.boxes:
+            self._free.put(box)
+        self._closed = threading.Event()
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @contextmanager
+    def box(self):
+        box = self._free.get()
+        try:
+            yield box.init()
+        finally:
+            self._free.put(box)
+
+    def run(self, argv, limits: Limits | None = None, **options) -> Verdict:
+        with self.box() as box:
+            return box.run(argv, limits, **options)
+
+    def close(self, kill: bool = False) -> None:
+        for box in self.boxes:
+            box.close(kill)
+
+    def cleanup(self) -> None:
+        for box in self.boxes:
+            box.cleanup()
+
+    def __enter__(self) -> "BoxPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def run(argv, limits: Limits | None = None, box_id: int = 0, root=None, **options) -> Verdict:
+    """One run in box `box_id` (initialised on the way if needed)."""
+    with Box(box_id, root) as box:
+        return box.run(argv, limits, **options)

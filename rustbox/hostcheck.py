@@ -1,0 +1,78 @@
+"""`rustbox check-env`: what this host gives the sandbox, and what to fix.
+
+Each check is {"item", "ok", "detail", "optional"?}; the cgroup checks come
+from cgroups.host_report(), the rest are about privileges, namespaces,
+seccomp and the box range.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+
+from .box import box_root, first_uid
+from .cgroups import host_report
+
+_NAMESPACES = ("mnt", "pid", "ipc", "uts", "net")
+
+
+def host_checks() -> list[dict]:
+    checks = [_root()]
+    checks.extend(host_report())
+    checks.append(_namespaces())
+    checks.append(_seccomp())
+    checks.append(_uid_range())
+    checks.append(_box_root())
+    return checks
+
+
+def _root() -> dict:
+    ok = os.geteuid() == 0
+    return {"item": "privileges", "ok": ok,
+            "detail": "running as root" if ok else
+            "not root: run rustbox as root (namespaces, cgroups and uid changes need it)"}
+
+
+def _namespaces() -> dict:
+    missing = [n for n in _NAMESPACES if not os.path.exists(f"/proc/self/ns/{n}")]
+    if missing:
+        return {"item": "namespaces", "ok": False,
+                "detail": f"kernel lacks {', '.join(missing)} namespaces: enable CONFIG_*_NS"}
+    return {"item": "namespaces", "ok": True, "detail": "mount, pid, ipc, uts, net available"}
+
+
+def _seccomp() -> dict:
+    try:
+        with open("/proc/self/status") as f:
+            has_mode = any(line.startswith("Seccomp:") for line in f)
+        import pyseccomp  # noqa: F401  (loads the system libseccomp)
+    except OSError as exc:
+        return {"item": "seccomp", "ok": False,
+                "detail": f"libseccomp not loadable ({exc}): apt install libseccomp2"}
+    except ImportError:
+        return {"item": "seccomp", "ok": False,
+                "detail": "python binding missing: pip install pyseccomp"}
+    if not has_mode:
+        return {"item": "seccomp", "ok": False, "detail": "kernel built without CONFIG_SECCOMP"}
+    return {"item": "seccomp", "ok": True, "detail": "libseccomp loaded, kernel filter support on"}
+
+
+def _uid_range() -> dict:
+    start = first_uid()
+    used = []
+    for entry in pwd.getpwall():
+        if start <= entry.pw_uid < start + 1000:
+            used.append(f"{entry.pw_name}={entry.pw_uid}")
+    if used:
+        return {"item": "box uids", "ok": False,
+                "detail": f"{start}-{start + 999} overlaps existing users ({', '.join(used[:3])}): "
+                          "set RUSTBOX_FIRST_UID to a free range"}
+    return {"item": "box uids", "ok": True, "detail": f"{start}-{start + 999} unused by any user"}
+
+
+def _box_root() -> dict:
+    root = box_root()
+    probe = root if root.exists() else root.parent
+    ok = os.access(probe, os.W_OK)
+    return {"item": "box root", "ok": ok,
+            "detail": f"{root} ({'exists' if root.exists() else 'will be created'})" if ok
+            else f"{root} is not writable: set RUSTBOX_ROOT to a writable directory"}

@@ -1,0 +1,150 @@
+"""The box's filesystem: directory rules (data) and building the new root.
+
+The default rules are a table a user can read; `--dir` adds or overrides
+rules by their inside path. `build_root()` runs in the sandboxed child,
+inside its private mount namespace, so nothing here is seen by the host.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from . import namespaces as ns
+from .errors import UsageError
+
+OPTIONS = ("rw", "ro", "noexec", "tmp", "force", "maybe")
+
+# Host paths a --dir rule may not expose without ":force": the host's kernel
+# interfaces, secrets and the other boxes.
+SENSITIVE_HOST = ("/", "/proc", "/sys", "/dev", "/root", "/boot", "/run", "/var/lib/rustbox")
+# Inside paths the sandbox itself provides; replacing them needs ":force".
+RESERVED_INSIDE = ("/", "/proc", "/dev", "/box")
+
+
+@dataclass(frozen=True)
+class DirRule:
+    """Mount `host` at `inside`: read-only unless rw; tmp = a private tmpfs."""
+
+    inside: str
+    host: str | None = None
+    mode: str = "ro"                  # "ro" | "rw"
+    noexec: bool = False
+    tmpfs: bool = False
+    optional: bool = False            # skip silently when the host path is missing
+
+    @classmethod
+    def parse(cls, text: str, root: str = "/var/lib/rustbox") -> "DirRule":
+        """HOST[:INSIDE][:rw|:ro|:noexec|:tmp|:force|:maybe] (options may repeat)."""
+        parts = text.split(":")
+        options = []
+        while len(parts) > 1 and parts[-1] in OPTIONS:
+            options.append(parts.pop())
+        if len(parts) > 2 or not parts[0]:
+            raise UsageError(f"invalid --dir {text!r} (expected HOST[:INSIDE][:rw|:ro|:noexec])")
+        host = parts[0]
+        inside = parts[1] if len(parts) == 2 and parts[1] else host
+        if not os.path.isabs(host) or not os.path.isabs(inside):
+            raise UsageError(f"invalid --dir {text!r}: paths must be absolute")
+        host, inside = os.path.normpath(host), os.path.normpath(inside)
+        if "rw" in options and "ro" in options:
+            raise UsageError(f"invalid --dir {text!r}: both rw and ro")
+        if "force" not in options:
+            _refuse_sensitive(text, host, inside, root)
+        tmp = "tmp" in options
+        return cls(inside=inside, host=None if tmp else host,
+                   mode="rw" if ("rw" in options or tmp) else "ro",
+                   noexec="noexec" in options, tmpfs=tmp, optional="maybe" in options)
+
+
+def _refuse_sensitive(text: str, host: str, inside: str, root: str) -> None:
+    real = os.path.realpath(host)
+    for path in SENSITIVE_HOST + (os.path.realpath(root),):
+        if real == path or (path != "/" and real.startswith(path + "/")):
+            raise UsageError(f"--dir {text!r} exposes the host's {path}; add :force to allow it")
+    for path in RESERVED_INSIDE:
+        if inside == path or (path != "/" and inside.startswith(path + "/") and path != "/box"):
+            raise UsageError(f"--dir {text!r} mounts over the box's {path}; add :force to allow it")
+
+
+def default_rules() -> list[DirRule]:
+    """`/usr /bin /lib /lib64 /etc` read-only (symlinks stay symlinks), private /tmp."""
+    rules = [DirRule("/usr", "/usr"), DirRule("/etc", "/etc")]
+    for path in ("/bin", "/lib", "/lib64", "/sbin", "/lib32", "/libx32"):
+        if os.path.isdir(path) or os.path.islink(path):
+            rules.append(DirRule(path, path, optional=True))
+    rules.append(DirRule("/tmp", None, mode="rw", tmpfs=True))
+    return rules
+
+
+def merge_rules(defaults: list[DirRule], extra: list[DirRule]) -> list[DirRule]:
+    """Extra rules replace defaults with the same inside path; parents mount first."""
+    by_inside = {rule.inside: rule for rule in defaults}
+    for rule in extra:
+        by_inside[rule.inside] = rule
+    return sorted(by_inside.values(), key=lambda rule: rule.inside.count("/"))
+
+
+_DEVICES = ("null", "zero", "urandom")
+_DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+              "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
+
+
+def build_root(new_root: str, box_dir: str, rules: list[DirRule], tmp_size: int | None) -> None:
+    """Assemble the box's root at new_root and pivot into it; cwd ends at /box.
+
+    Runs in the child as root, in a fresh mount namespace.
+    """
+    ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
+    ns.mount("rustbox", new_root, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV, "mode=755,size=64k")
+    for rule in rules:
+        _apply(new_root, rule, tmp_size)
+    os.makedirs(new_root + "/box", exist_ok=True)
+    _mount_bind(box_dir, new_root + "/box", ns.MS_NOSUID | ns.MS_NODEV, rw=True)
+    os.mkdir(new_root + "/proc")
+    # hidepid=1: the program sees pid 1 listed but cannot read root's processes.
+    ns.mount("proc", new_root + "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC,
+             "hidepid=1")
+    os.mkdir(new_root + "/dev")
+    for name in _DEVICES:
+        target = f"{new_root}/dev/{name}"
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o666))
+        _mount_bind(f"/dev/{name}", target, ns.MS_NOSUID | ns.MS_NOEXEC, rw=True)
+    for name, link in _DEV_LINKS.items():
+        os.symlink(link, f"{new_root}/dev/{name}")
+    ns.mount(None, new_root, None, ns.MS_REMOUNT | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV)
+    os.chdir(new_root)
+    ns.pivot_root(".", ".")
+    ns.umount(".", ns.MNT_DETACH)
+    os.chdir("/box")
+
+
+def _apply(new_root: str, rule: DirRule, tmp_size: int | None) -> None:
+    target = new_root + rule.inside
+    flags = ns.MS_NOSUID | ns.MS_NODEV | (ns.MS_NOEXEC if rule.noexec else 0)
+    if rule.tmpfs:
+        os.makedirs(target, exist_ok=True)
+        size = f",size={tmp_size}" if tmp_size else ""
+        ns.mount("tmpfs", target, "tmpfs", flags, "mode=1777" + size)
+        return
+    if os.path.islink(rule.host):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.symlink(os.readlink(rule.host), target)
+        return
+    if not os.path.exists(rule.host):
+        if rule.optional:
+            return
+        raise OSError(2, f"--dir host path {rule.host} does not exist")
+    if os.path.isdir(rule.host):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+    _mount_bind(rule.host, target, flags, rw=rule.mode == "rw")
+
+
+def _mount_bind(host: str, target: str, flags: int, rw: bool) -> None:
+    # Not MS_REC: mounts beneath the host path would keep their own (maybe
+    # writable) flags, so they are left out instead.
+    ns.mount(host, target, None, ns.MS_BIND)
+    ns.mount(None, target, None,
+             ns.MS_REMOUNT | ns.MS_BIND | flags | (0 if rw else ns.MS_RDONLY))

@@ -1,0 +1,520 @@
+"""One run: clone into namespaces -> set-up steps -> exec; the supervisor loop.
+
+Process tree of a run (host view):
+
+    supervisor (this process: the CLI or the box helper, single-threaded)
+      └─ init    pid 1 of the new PID namespace; root; builds the root,
+         │       waits for the program and reports its wait status
+         └─ program  pid 2: rlimits, uid, caps, seccomp, joins the box
+                     cgroups as its very last step, then execve
+
+The init stays outside the box cgroups, so none of Python's memory or
+set-up is charged to the program. When the init dies the kernel kills
+every process left in the namespace, double-forked daemons included.
+
+Set-up failures travel back on a close-on-exec pipe as (step, errno,
+detail); end of file on that pipe means the exec happened.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import select
+import signal
+import struct
+import time
+from dataclasses import dataclass, field
+
+from . import mounts, namespaces as ns
+from .box import BoxDir
+from .cgroups import BoxCgroup
+from .errors import SetupError, UsageError
+from .limits import Limits
+from .verdict import ML, OK, OL, RE, SG, TO, Verdict, sandbox_failure
+
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+POLL_MAX = 0.010        # seconds between CPU checks far from the limit
+POLL_MIN = 0.0005       # ... and close to it
+SETUP_TIMEOUT = 10.0    # the child must reach exec within this
+SIGSYS = 31
+# Absolute paths the box shows by default: never copied in.
+_BOX_VISIBLE = ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc", "/tmp", "/box", "/proc", "/dev")
+
+
+@dataclass
+class RunRequest:
+    """Everything a run needs besides the box; built by the CLI, batch and API."""
+
+    argv: list[str]
+    limits: Limits = field(default_factory=Limits)
+    stdin: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    stderr_to_stdout: bool = False
+    dirs: list = field(default_factory=list)        # extra mounts.DirRule
+    no_default_dirs: bool = False
+    env: dict = field(default_factory=dict)
+    full_env: bool = False
+    share_net: bool = False
+    seccomp: str = "default"
+    inherit_stdio: bool = True   # False: unspecified stdio goes to /dev/null
+    id: str | None = None
+
+    def environment(self) -> dict[str, str]:
+        base = dict(os.environ) if self.full_env else {"PATH": DEFAULT_PATH}
+        base.update(self.env)
+        return base
+
+
+@dataclass
+class _Prepared:
+    """What the supervisor computes before the clone, so the child only acts."""
+
+    argv: list[str]
+    env: dict
+    rules: list
+    filter: object | None
+    join_fds: list[int]
+    new_netns: bool          # clone a fresh netns (and bring its lo up)
+    host_netns: int | None   # fd to enter for --share-net from a private netns
+
+
+class Runner:
+    """Runs programs in one box from a single-threaded process."""
+
+    def __init__(self, box: BoxDir, cgroup: BoxCgroup, host_netns: int | None = None):
+        # host_netns set: this process already lives in the box's private
+        # netns (made once), and this fd leads back for --share-net runs.
+        self.box, self.cgroup, self.host_netns = box, cgroup, host_netns
+        self._filters: dict[str, object] = {}
+
+    def close(self) -> None:
+        if self.host_netns is not None:
+            os.close(self.host_netns)
+            self.host_netns = None
+
+    def run(self, request: RunRequest) -> Verdict:
+        limits = request.limits
+        try:
+            prepared = self._prepare(request)
+        except UsageError as exc:
+            return self._failure(str(exc), request)
+        try:
+            return self._supervise(request, prepared)
+        except SetupError as exc:
+            return self._failure(str(exc), request)
+
+    # -- before the clone --------------------------------------------------
+
+    def _prepare(self, request: RunRequest) -> _Prepared:
+        if not request.argv:
+            raise UsageError("no program given")
+        argv = list(request.argv)
+        argv[0] = self._place_program(argv[0])
+        rules = mounts.merge_rules([] if request.no_default_dirs else mounts.default_rules(),
+                                   list(request.dirs))
+        self.cgroup.apply(request.limits)
+        self.cgroup.reset()
+        return _Prepared(argv=argv, env=request.environment(), rules=rules,
+                         filter=self._filter(request.seccomp),
+                         join_fds=self.cgroup.join_fds(),
+                         new_netns=self.host_netns is None and not request.share_net,
+                         host_netns=self.host_netns if request.share_net else None)
+
+    def _filter(self, spec: str):
+        # Building a filter costs ~1 ms: keep one per policy for the life of the runner.
+        if spec == "off":
+            return None
+        if spec not in self._filters:
+            from . import seccomp
+            policy = seccomp.load_policy(spec)
+            self._filters[spec] = None if policy is None else seccomp.build_filter(policy)
+        return self._filters[spec]
+
+    def _place_program(self, program: str) -> str:
+        """Copy a host file into the box when the box lacks it (or has an
+        older copy: `gcc -o a.out && rustbox run ./a.out` must run the new one)."""
+        if "/" not in program:
+            return program  # searched on PATH inside the box
+        if program.startswith("/"):
+            if any(program == p or program.startswith(p + "/") for p in _BOX_VISIBLE):
+                return program
+            if os.path.isfile(program):
+                name = os.path.basename(program)
+                self.box.install_file(program, name)
+                return "/box/" + name
+            return program
+        if os.path.isfile(program):
+            inside = os.path.normpath(program)
+            if inside.startswith(".."):
+                raise UsageError(f"program {program} lies outside the current directory; "
+                                 "give an absolute path")
+            self.box.install_file(program, inside)
+        return program
+
+    # -- the run -------------------------------------------------------------
+
+    def _supervise(self, request: RunRequest, prepared: _Prepared) -> Verdict:
+        setup_r, setup_w = os.pipe2(os.O_CLOEXEC)
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        flags = ns.CLONE_NEWNS | ns.CLONE_NEWPID | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS
+        if prepared.new_netns:
+            flags |= ns.CLONE_NEWNET
+        kill_watch = None
+        if prepared.filter is not None:
+            from . import seccomp
+            kill_watch = seccomp.KillWatcher(self.box.uid)
+        try:
+            init_pid = ns.clone_process(flags)
+        except OSError as exc:
+            for fd in (setup_r, setup_w, status_r, status_w):
+                os.close(fd)
+            raise SetupError("clone", exc.errno) from None
+        if init_pid == 0:
+            os.close(setup_r)
+            os.close(status_r)
+            _init_main(self.box, request, prepared, setup_w, status_w)  # never returns
+        os.close(setup_w)
+        os.close(status_w)
+        try:
+            error = _read_setup_error(setup_r)
+            if error is not None:
+                self._kill(init_pid)
+                raise error
+            verdict = self._watch(init_pid, status_r, request.limits)
+        except BaseException:
+            self._kill(init_pid)
+            raise
+        finally:
+            os.close(setup_r)
+            os.close(status_r)
+            if kill_watch is not None:
+                kill_watch.close()
+        if verdict.signal == SIGSYS and kill_watch is not None:
+            name = kill_watch.syscall_name()
+            verdict.message = f"forbidden system call: {name or 'unknown'}"
+        return verdict
+
+    def _watch(self, init_pid: int, status_r: int, limits: Limits) -> Verdict:
+        pidfd = os.pidfd_open(init_pid)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        start = time.monotonic()
+        cpu_limit, wall_limit = limits.cpu_kill_at, limits.wall_kill_at
+        cpus = limits.cpus or os.cpu_count() or 1
+        killed_for_time = False
+        try:
+            while True:
+                elapsed = time.monotonic() - start
+                timeout = POLL_MAX
+                if cpu_limit is not None:
+                    cpu = self.cgroup.cpu_time()
+                    if cpu > cpu_limit:
+                        killed_for_time = True
+                        break
+                    timeout = min(timeout, (cpu_limit - cpu) / cpus)
+                if wall_limit is not None:
+                    if elapsed > wall_limit:
+                        killed_for_time = True
+                        break
+                    timeout = min(timeout, wall_limit - elapsed)
+                if poller.poll(max(timeout, POLL_MIN) * 1000):
+                    break
+        finally:
+            os.close(pidfd)
+        if killed_for_time:
+            self._kill(init_pid)
+        else:
+            os.waitpid(init_pid, 0)
+        wall_time = time.monotonic() - start
+        raw = os.read(status_r, 4)
+        # Anything the program left (it cannot leave the namespace, but it
+        # could have joined nothing else either): sweep the cgroup too.
+        self.cgroup.kill_all()
+        stats = self.cgroup.stats()
+        status = struct.unpack("i", raw)[0] if len(raw) == 4 else None
+        return classify(self.box.box_id, limits, status, stats.cpu_time, wall_time,
+                        stats.memory_peak, stats.oom_kills, killed_for_time,
+                        self.cgroup.version)
+
+    def _kill(self, init_pid: int) -> None:
+        # SIGKILL to the namespace's init takes every process of the box with it.
+        try:
+            os.kill(init_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(init_pid, 0)
+        except ChildProcessError:
+            pass
+        self.cgroup.kill_all()
+
+    def _failure(self, message: str, request: RunRequest) -> Verdict:
+        return sandbox_failure(self.box.box_id, message, self.cgroup.version,
+                               request.limits.summary(), request.id)
+
+
+def classify(box_id, limits: Limits, status, cpu_time, wall_time, memory_peak, oom_kills,
+             killed_for_time, cgroup_version) -> Verdict:
+    """Turn what was measured into the contract's status and message."""
+    exit_code = signum = None
+    if status is not None:
+        if os.WIFEXITED(status):
+            exit_code = os.WEXITSTATUS(status)
+        elif os.WIFSIGNALED(status):
+            signum = os.WTERMSIG(status)
+    elif killed_for_time:
+        signum = signal.SIGKILL.value
+    over_cpu = limits.time is not None and cpu_time > limits.time
+    over_wall = limits.wall_time is not None and wall_time > limits.wall_time
+    oom = oom_kills > 0 or (limits.mem is not None and status is not None
+                            and (signum is not None or exit_code)
+                            and memory_peak >= limits.mem - (1 << 20)
+                            and limits.swap == 0)
+    verdict = Verdict(box_id=box_id, status=OK, exit_code=exit_code, signal=signum,
+                      cpu_time=round(cpu_time, 4), wall_time=round(wall_time, 4),
+                      memory_peak=memory_peak, cgroup=cgroup_version, limits=limits.summary())
+    if killed_for_time or over_cpu or over_wall:
+        verdict.status, verdict.tle = TO, True
+        verdict.message = ("time limit exceeded" if (over_cpu or not over_wall)
+                           else "wall time limit exceeded")
+    elif oom:
+        verdict.status, verdict.oom = ML, True
+        verdict.message = "memory limit exceeded"
+    elif signum == signal.SIGXFSZ:
+        verdict.status, verdict.output_limit = OL, True
+        verdict.message = "output limit exceeded"
+    elif signum is not None:
+        verdict.status = SG
+        verdict.message = f"caught fatal signal {signum} ({_signal_name(signum)})"
+    elif exit_code:
+        verdict.status = RE
+        verdict.message = f"exited with code {exit_code}"
+    else:
+        verdict.message = "exited normally"
+    return verdict
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _read_setup_error(fd: int) -> SetupError | None:
+    data = b""
+    deadline = time.monotonic() + SETUP_TIMEOUT
+    while True:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            return SetupError("exec", 0, "the sandboxed child did not start in time")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    if not data:
+        return None
+    step, err, detail = data.decode(errors="replace").split("\0", 2)
+    return SetupError(step, int(err), detail)
+
+
+# -- the child side (runs after clone; never returns) -------------------------
+
+class _Step:
+    """Names the set-up step being done, for the XX message if it fails."""
+
+    name = "setup"
+
+
+def _fail(fd: int, step: str, exc: BaseException) -> None:
+    err = getattr(exc, "errno", 0) or 0
+    detail = getattr(exc, "filename", None) or (str(exc) if not err else "")
+    if isinstance(exc, OSError) and exc.filename is None and exc.strerror and ":" in exc.strerror:
+        detail = exc.strerror.split(":")[0]
+    try:
+        os.write(fd, f"{step}\0{err}\0{detail}".encode())
+    except OSError:
+        pass
+    os._exit(127)
+
+
+def _init_main(box: BoxDir, request: RunRequest, prepared: _Prepared,
+               setup_w: int, status_w: int) -> None:
+    """pid 1 of the box: build the filesystem, start the program, report its status."""
+    step = _Step()
+    try:
+        step.name = "signals"
+        _set_pdeathsig()  # the supervisor gone -> the whole box goes
+        _reset_signals()
+        os.setsid()
+        if prepared.host_netns is not None:
+            step.name = "network"
+            ns.setns(prepared.host_netns, ns.CLONE_NEWNET)
+        step.name = "mount"
+        mounts.build_root(str(box.mount_point), str(box.path), prepared.rules,
+                          request.limits.mem)
+        if prepared.new_netns:
+            step.name = "network"
+            ns.loopback_up()
+        step.name = "hostname"
+        ns.sethostname("rustbox")
+        step.name = "fork"
+        program_pid = os.fork()
+        if program_pid == 0:
+            os.close(status_w)
+            _program_main(box, request, prepared, setup_w, step)
+        os.close(setup_w)
+        # Never readable by the program (same uid would allow ptrace otherwise).
+        _set_dumpable(False)
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                os._exit(1)
+            if pid == program_pid:
+                os.write(status_w, struct.pack("i", status))
+                os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - everything must end in _exit
+        _fail(setup_w, step.name, exc)
+
+
+def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w: int,
+                  step: _Step) -> None:
+    try:
+        limits = request.limits
+        step.name = "rlimits"
+        _set_rlimits(limits)
+        step.name = "capabilities"
+        _drop_capabilities()
+        step.name = "setuid"
+        os.setgroups([])
+        os.setresgid(box.gid, box.gid, box.gid)
+        os.setresuid(box.uid, box.uid, box.uid)
+        step.name = "stdio"
+        _redirect_stdio(request)
+        step.name = "no_new_privs"
+        _no_new_privs()
+        step.name = "fds"
+        ns.cloexec_from(3)
+        step.name = "signals"
+        _reset_signals()
+        if prepared.filter is not None:
+            step.name = "seccomp"
+            prepared.filter.load()
+        step.name = "cgroup"
+        for fd in prepared.join_fds:
+            os.write(fd, b"0")
+        step.name = "exec"
+        _exec(prepared.argv, prepared.env)
+    except BaseException as exc:  # noqa: BLE001
+        _fail(setup_w, step.name, exc)
+
+
+def _exec(argv: list[str], env: dict) -> None:
+    program = argv[0]
+    if "/" in program:
+        os.execve(program, argv, env)
+    last = None
+    for directory in env.get("PATH", DEFAULT_PATH).split(":"):
+        try:
+            os.execve(os.path.join(directory or ".", program), argv, env)
+        except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+            last = exc
+    raise last or FileNotFoundError(2, "not found", program)
+
+
+def _set_rlimits(limits: Limits) -> None:
+    inf = resource.RLIM_INFINITY
+
+    def lower(which, value):
+        # Hard limits can be lowered but not raised here (no CAP_SYS_RESOURCE).
+        _, hard = resource.getrlimit(which)
+        if hard != inf and (value == inf or value > hard):
+            value = hard
+        resource.setrlimit(which, (value, value))
+
+    lower(resource.RLIMIT_CORE, 0)
+    lower(resource.RLIMIT_FSIZE, inf if limits.fsize is None else limits.fsize)
+    lower(resource.RLIMIT_STACK, inf if limits.stack is None else limits.stack)
+    lower(resource.RLIMIT_NOFILE, limits.open_files)
+    lower(resource.RLIMIT_MEMLOCK, 0)
+    if limits.cpu_kill_at is not None:
+        # A backstop only: the supervisor stops the run long before this.
+        lower(resource.RLIMIT_CPU, int(limits.cpu_kill_at) + 2)
+
+
+def _redirect_stdio(request: RunRequest) -> None:
+    def attach(path, target, flags):
+        if path is None:
+            if request.inherit_stdio:
+                return
+            path = "/dev/null"
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        os.dup2(fd, target)
+        os.close(fd)
+
+    attach(request.stdin, 0, os.O_RDONLY)
+    attach(request.stdout, 1, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    if request.stderr_to_stdout:
+        os.dup2(1, 2)
+    else:
+        attach(request.stderr, 2, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+
+
+def _reset_signals() -> None:
+    # Python ignores SIGPIPE and SIGXFSZ, and exec keeps ignored signals.
+    for signum in signal.valid_signals():
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _drop_capabilities() -> None:
+    import prctl  # imported by the supervisor already (see _preload)
+    for cap in range(0, _last_cap() + 1):
+        prctl.capbset_drop(cap)
+    # No way back to root powers: root is not special and keep-caps is locked.
+    prctl.securebits.noroot = True
+    prctl.securebits.noroot_locked = True
+    prctl.securebits.no_setuid_fixup_locked = True
+    prctl.securebits.keep_caps_locked = True
+
+
+def _no_new_privs() -> None:
+    import prctl
+    prctl.set_no_new_privs(1)
+
+
+def _set_pdeathsig() -> None:
+    import prctl
+    prctl.set_pdeathsig(signal.SIGKILL)
+
+
+def _set_dumpable(flag: bool) -> None:
+    import prctl
+    prctl.set_dumpable(flag)
+
+
+_LAST_CAP = None
+
+
+def _last_cap() -> int:
+    global _LAST_CAP
+    if _LAST_CAP is None:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            _LAST_CAP = int(f.read())
+    return _LAST_CAP
+
+
+def _preload() -> None:
+    """Import and read now what the child needs after pivot_root."""
+    import prctl  # noqa: F401
+    _last_cap()
+
+
+_preload()
