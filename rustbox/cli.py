@@ -125,6 +125,8 @@ def run(box_id, time, wall_time, extra_time, mem, swap, processes, cpu_shares, c
         with open(meta, "w") as f:
             f.write(verdict.to_meta())
     _emit(verdict.to_dict(), json_file)
+    if verdict.status == "XX":
+        click.echo(f"rustbox: error: {verdict.message}", err=True)
     sys.exit(verdict.exit_status)
 
 

@@ -16,20 +16,12 @@ _NAMESPACES = ("mnt", "pid", "ipc", "uts", "net")
 
 
 def host_checks() -> list[dict]:
-    checks = [_root()]
-    checks.extend(host_report())
+    checks = list(host_report())  # privileges, cgroup version and controllers
     checks.append(_namespaces())
     checks.append(_seccomp())
     checks.append(_uid_range())
     checks.append(_box_root())
     return checks
-
-
-def _root() -> dict:
-    ok = os.geteuid() == 0
-    return {"item": "privileges", "ok": ok,
-            "detail": "running as root" if ok else
-            "not root: run rustbox as root (namespaces, cgroups and uid changes need it)"}
 
 
 def _namespaces() -> dict:

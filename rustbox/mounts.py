@@ -16,7 +16,8 @@ OPTIONS = ("rw", "ro", "noexec", "tmp", "force", "maybe")
 
 # Host paths a --dir rule may not expose without ":force": the host's kernel
 # interfaces, secrets and the other boxes.
-SENSITIVE_HOST = ("/", "/proc", "/sys", "/dev", "/root", "/boot", "/run", "/var/lib/rustbox")
+SENSITIVE_HOST = ("/", "/proc", "/sys", "/dev", "/root", "/boot", "/run", "/var/lib/rustbox",
+                  "/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/ssh")
 # Inside paths the sandbox itself provides; replacing them needs ":force".
 RESERVED_INSIDE = ("/", "/proc", "/dev", "/box")
 
