@@ -1,0 +1,259 @@
+"""Building a program once, inside a box, into a directory of artifacts.
+
+Submissions and custom validators are both "programs" (a file, or a
+directory of files, possibly with `build`/`run` scripts). `build()` copies
+the sources into a box, runs the language's compile command there with the
+compilation limits, and copies back the regular files it left: that
+directory is later mounted read-only at PROGRAM_DIR in every box that runs
+the program. `ValidatorCache` keeps built validators on disk, keyed by a
+hash of their sources and build recipe, so each is compiled only once.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rustbox import DirRule, Limits
+
+from .errors import JudgeError, LanguageError, SubmissionError
+from .languages import PROGRAM_DIR, Language, LanguageTable, Mount
+
+COMPILE_LOG = "compile.log"
+MESSAGE_LINES, MESSAGE_CHARS = 40, 4000
+MAX_SOURCE_BYTES = 16 << 20          # what we copy in, whatever limits.code says
+MAX_ARTIFACT_BYTES = 512 << 20       # what we copy out of the compile box
+
+
+@dataclass(frozen=True)
+class CompileLimits:
+    time: float = 60.0               # seconds (limits.compilation_time)
+    memory_mib: int = 2048           # limits.compilation_memory
+    output_mib: int = 256            # largest file the compiler may write
+
+
+@dataclass
+class Program:
+    """A built program: where its files are and how to start it in a box."""
+
+    language: Language
+    directory: Path                  # host dir, mounted read-only at PROGRAM_DIR
+    argv: list[str]
+    mounts: list[Mount] = field(default_factory=list)
+    env: dict = field(default_factory=dict)
+    processes: int = 1
+    memory_overhead_mib: int = 0
+
+    def dir_rules(self) -> list[DirRule]:
+        rules = [DirRule(inside=PROGRAM_DIR, host=str(self.directory), mode="ro")]
+        rules += [DirRule(inside=m.inside, host=m.host, mode="rw" if m.mode == "rw" else "ro",
+                          noexec=m.mode == "noexec") for m in self.mounts]
+        return rules
+
+
+@dataclass
+class BuildResult:
+    ok: bool
+    status: str                      # "OK", "CE" (the program's fault) or "JE" (ours)
+    message: str = ""
+    cpu_time: float = 0.0
+    wall_time: float = 0.0
+    program: Program | None = None
+
+
+def source_files(source: Path) -> dict[str, Path]:
+    """name -> host file for a program given as one file or a directory."""
+    if source.is_dir():
+        files = {}
+        for entry in sorted(source.iterdir()):
+            if entry.is_file() and not entry.name.startswith("."):
+                files[entry.name] = entry
+        if not files:
+            raise SubmissionError(f"{source}: no files in the program directory")
+        return files
+    if not source.is_file():
+        raise SubmissionError(f"{source}: no such file")
+    return {source.name: source}
+
+
+def truncate_message(text: str) -> str:
+    """A compiler's output, cut to what a person reads: the first lines."""
+    text = text.replace("\r", "").strip()
+    lines = text.splitlines()
+    cut = len(lines) > MESSAGE_LINES
+    text = "\n".join(lines[:MESSAGE_LINES])
+    if len(text) > MESSAGE_CHARS:
+        text, cut = text[:MESSAGE_CHARS], True
+    return text + ("\n[... compiler output truncated]" if cut else "")
+
+
+def _read_box_file(path: Path, limit: int) -> bytes:
+    """Read a file the box wrote, never through a symlink it left."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _copy_out(box_dir: Path, target: Path) -> None:
+    """Regular files (and directories) the compile left, never following links."""
+    total = 0
+    for root, dirs, files in os.walk(box_dir, followlinks=False):
+        rel = Path(root).relative_to(box_dir)
+        (target / rel).mkdir(mode=0o755, exist_ok=True)
+        for name in files:
+            path = Path(root) / name
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode) or name == COMPILE_LOG:
+                continue
+            total += st.st_size
+            if total > MAX_ARTIFACT_BYTES:
+                raise JudgeError(f"the build left more than {MAX_ARTIFACT_BYTES >> 20} MiB of files")
+            data = _read_box_file(path, st.st_size)
+            dest = target / rel / name
+            dest.write_bytes(data)
+            os.chmod(dest, 0o755 if st.st_mode & 0o111 else 0o644)
+
+
+def _install(box, name: str, data: bytes, mode: int = 0o644) -> None:
+    dest = box.path / name
+    dest.write_bytes(data)
+    os.chmod(dest, mode)
+
+
+def build(source: Path, language: Language, table: LanguageTable, box, limits: CompileLimits,
+          output_dir: Path, memory_mib: int) -> BuildResult:
+    """Compile `source` in `box` into `output_dir` (created, world-readable)."""
+    files = source_files(source)
+    has_scripts = source.is_dir() and ("build" in files or "run" in files)
+    entry = "run" if has_scripts else language.entry_point(list(files))
+    sources = sorted(f for f in files if language.matches(f)) or [entry]
+    values = {"source": entry, "stem": Path(entry).stem, "sources": sources,
+              "program_dir": PROGRAM_DIR, "memory_mib": memory_mib}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(output_dir, 0o755)
+    box.clear()
+    size = 0
+    for name, path in files.items():
+        data = path.read_bytes()
+        size += len(data)
+        if size > MAX_SOURCE_BYTES:
+            raise SubmissionError(f"{source}: more than {MAX_SOURCE_BYTES >> 20} MiB of source")
+        _install(box, name, data, 0o755 if os.access(path, os.X_OK) else 0o644)
+    if has_scripts:
+        compile_argv = ["/bin/sh", "build"] if "build" in files else None
+        run_argv = [f"{PROGRAM_DIR}/run"]
+        compile_mounts: list[Mount] = []
+    else:
+        compile_argv = table.expand(language, language.compile, values) if language.compile else None
+        run_argv = table.expand(language, language.run, values)
+        compile_mounts = table.mounts(language, language.compile_dirs, values)
+    run_mounts = table.mounts(language, language.run_dirs, values)
+    result = BuildResult(ok=True, status="OK")
+    if compile_argv:
+        # The box's own files are root's: let the compiler write next to them.
+        os.chown(box.path, box.uid, box.uid)
+        rules = [DirRule(inside=m.inside, host=m.host, mode="rw" if m.mode == "rw" else "ro")
+                 for m in compile_mounts]
+        verdict = box.run(compile_argv,
+                          Limits(time=limits.time, wall_time=limits.time * 2 + 5,
+                                 mem=limits.memory_mib << 20, processes=language.compile_processes,
+                                 fsize=limits.output_mib << 20, open_files=256),
+                          stdout=COMPILE_LOG, stderr_to_stdout=True, dirs=rules,
+                          env=dict(language.compile_env))
+        log = _read_box_file(box.path / COMPILE_LOG, 1 << 20).decode("utf-8", "replace")
+        result.cpu_time, result.wall_time = verdict.cpu_time, verdict.wall_time
+        if verdict.status == "XX":
+            return BuildResult(False, "JE", f"the sandbox failed while compiling: {verdict.message}",
+                               verdict.cpu_time, verdict.wall_time)
+        if verdict.status != "OK":
+            reason = {"TO": f"compilation took longer than {limits.time:g} s",
+                      "ML": f"the compiler ran out of memory ({limits.memory_mib} MiB)",
+                      "OL": "the compiler wrote too much output"}.get(verdict.status, verdict.message)
+            text = truncate_message(log)
+            return BuildResult(False, "CE", f"{reason}\n{text}".strip() if verdict.status != "RE" else text or reason,
+                               verdict.cpu_time, verdict.wall_time)
+        result.message = truncate_message(log)       # warnings
+    try:
+        _copy_out(box.path, output_dir)
+    finally:
+        box.clear()
+    result.program = Program(language=language, directory=output_dir, argv=run_argv,
+                             mounts=run_mounts, env=dict(language.env),
+                             processes=language.processes,
+                             memory_overhead_mib=language.memory_overhead_mib)
+    return result
+
+
+class ValidatorCache:
+    """Built validators on disk, one directory per hash of sources + recipe."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    @staticmethod
+    def key(source: Path, language: Language, table: LanguageTable) -> str:
+        digest = hashlib.sha256()
+        digest.update(repr((language, sorted(table.languages))).encode())
+        for name, path in source_files(source).items():
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return digest.hexdigest()[:24]
+
+    def get(self, source: Path, language: Language, table: LanguageTable, box,
+            limits: CompileLimits, memory_mib: int) -> BuildResult:
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        final = self.root / self.key(source, language, table)
+        if (final / ".built").is_file():
+            values = (final / ".built").read_text().split("\0")
+            return BuildResult(True, "OK", program=Program(
+                language=language, directory=final, argv=values,
+                mounts=table.mounts(language, language.run_dirs, {}), env=dict(language.env),
+                processes=language.processes, memory_overhead_mib=language.memory_overhead_mib))
+        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.root))
+        try:
+            result = build(source, language, table, box, limits, staging, memory_mib)
+            if not result.ok:
+                return result
+            (staging / ".built").write_text("\0".join(result.program.argv))
+            try:
+                os.rename(staging, final)           # atomic: racing workers agree
+            except OSError:
+                pass                                # another worker won; use its copy
+            result.program.directory = final
+            return result
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+
+def detect_language(source: Path, table: LanguageTable, requested: str | None) -> Language:
+    if requested:
+        return table.get(requested)
+    if source.is_dir() and ((source / "build").exists() or (source / "run").exists()):
+        try:
+            return table.detect(source)
+        except LanguageError:
+            return next(iter(table))                # scripts decide; any language will do
+    return table.detect(source)
+
+
+__all__ = ["Program", "BuildResult", "CompileLimits", "build", "ValidatorCache", "source_files",
+           "truncate_message", "detect_language"]

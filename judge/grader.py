@@ -1,0 +1,336 @@
+"""Grading one submission against one problem package.
+
+    compile once in a box -> run every test in a box (several boxes at once)
+    -> validate each output -> aggregate groups -> the contract's final JSON
+
+`grade_submission()` is the public entry point (the CLI and the queue
+worker call it). The contestant's box only ever holds the build (mounted
+read-only), the test's input and what the program writes: answer files and
+validators stay on the host, and a custom validator runs afterwards in a
+freshly emptied box of its own.
+
+`on_reject: break` is honoured exactly: tests run ahead in parallel, but a
+rejection cancels the tests it cuts that have not started, and results
+past the cut are dropped before aggregation (scoring.aggregate).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from rustbox import BoxPool, Limits
+
+from . import scoring
+from .build import (BuildResult, CompileLimits, Program, ValidatorCache, _read_box_file, build,
+                    detect_language, source_files)
+from .errors import JudgeError, ProblemError
+from .languages import LanguageTable, load_languages
+from .problem import Problem, TestCase, load_problem
+from .validators import FEEDBACK_DIR, Judgement, compare, interpret
+from .verdicts import AC, CE, JE, WA, from_status
+
+DEFAULT_TIME_LIMIT = 1.0
+# Host directories every box sees (rustbox's default rules): a package under
+# one of them would show its answers to the contestant.
+BOX_VISIBLE = ("/usr", "/etc", "/bin", "/lib", "/lib64", "/sbin")
+STDERR_TAIL = 400
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rustbox-judge"
+
+
+def resolve_time_limit(problem: Problem, time_limit: float | None) -> tuple[float, str]:
+    """The time limit to use and where it came from."""
+    if time_limit is not None:
+        return float(time_limit), "command line"
+    if problem.limits.time_limit is not None:
+        return problem.limits.time_limit, "problem.yaml"
+    return DEFAULT_TIME_LIMIT, "default"
+
+
+@dataclass
+class TestResult:
+    name: str
+    verdict: str
+    cpu_time: float = 0.0
+    wall_time: float = 0.0
+    memory_peak: int = 0
+    score: float | None = None
+    message: str = ""
+    run_started: float = 0.0         # monotonic clock around the submission's own run
+    run_ended: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "verdict": self.verdict, "cpu_time": round(self.cpu_time, 4),
+                "wall_time": round(self.wall_time, 4), "memory_peak": self.memory_peak,
+                "score": None if self.score is None else round(self.score, 6),
+                "message": self.message}
+
+
+def _check_not_visible(problem: Problem) -> None:
+    real = os.path.realpath(problem.path)
+    for top in BOX_VISIBLE:
+        if real == top or real.startswith(top + "/"):
+            raise ProblemError(problem.path, f"is under {top}, which every box can read: "
+                                             "move the package so answers stay secret")
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return "no message"
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors or lines)[0][:300]
+
+
+class Grader:
+    """One submission's grading: holds the problem, the build and the boxes."""
+
+    def __init__(self, problem: Problem, pool: BoxPool, table: LanguageTable, time_limit: float,
+                 cache: ValidatorCache, progress=None):
+        self.problem, self.pool, self.table = problem, pool, table
+        self.time_limit, self.cache, self.progress = time_limit, cache, progress
+        self.validators: list[Program] = []
+        self.answers: dict[str, bytes] = {}
+        self._cut: set[str] = set()
+        self._lock = threading.Lock()
+
+    # ---- building ----------------------------------------------------
+
+    def compile_submission(self, source: Path, language, workdir: Path) -> BuildResult:
+        limits = self.problem.limits
+        with self.pool.box() as box:
+            return build(source, language, self.table, box,
+                         CompileLimits(limits.compilation_time, limits.compilation_memory),
+                         workdir, limits.memory)
+
+    def build_validators(self) -> None:
+        limits = self.problem.limits
+        for source in self.problem.custom_validators:
+            try:
+                language = detect_language(source, self.table, None)
+                with self.pool.box() as box:
+                    result = self.cache.get(source, language, self.table, box,
+                                            CompileLimits(limits.compilation_time, limits.compilation_memory),
+                                            limits.validation_memory)
+            except JudgeError as exc:
+                raise ProblemError(source, f"output validator: {exc}") from None
+            if not result.ok:
+                raise ProblemError(source, f"output validator does not compile: {_one_line(result.message)}")
+            self.validators.append(result.program)
+
+    # ---- running -----------------------------------------------------
+
+    def run_limits(self, program: Program) -> Limits:
+        memory = (self.problem.limits.memory + program.memory_overhead_mib) << 20
+        return Limits(time=self.time_limit, wall_time=self.time_limit * 2 + 1, mem=memory,
+                      processes=program.processes, fsize=self.problem.limits.output << 20,
+                      stack=memory, open_files=256 if program.processes > 1 else 64)
+
+    def run_test(self, program: Program, test: TestCase) -> TestResult | None:
+        with self._lock:
+            if test.name in self._cut:
+                return None
+        with self.pool.box() as box:
+            box.clear()
+            shutil.copyfile(test.input, box.path / "input")
+            os.chmod(box.path / "input", 0o644)
+            started = time.monotonic()
+            verdict = box.run(program.argv, self.run_limits(program), stdin="input", stdout="output",
+                              stderr="error", dirs=program.dir_rules(), env=program.env)
+            ended = time.monotonic()
+            result = TestResult(test.name, AC, verdict.cpu_time, verdict.wall_time, verdict.memory_peak,
+                                run_started=started, run_ended=ended)
+            if verdict.status != "OK":
+                result.verdict = from_status(verdict.status)
+                result.message = self._failure_message(verdict, box.path)
+            else:
+                output = _read_box_file(box.path / "output", (self.problem.limits.output << 20) + 1)
+                judgement = self.validate(box, test, output)
+                if judgement.error:
+                    result.verdict, result.message = JE, judgement.error
+                else:
+                    result.verdict = AC if judgement.accepted else WA
+                    result.message = judgement.message
+                    if self.problem.scoring:
+                        result.score = scoring.test_score(test, result.verdict, judgement.score)
+            box.clear()
+        if self.problem.scoring and result.score is None:
+            result.score = scoring.test_score(test, result.verdict, None)
+        if result.verdict != AC:
+            with self._lock:
+                self._cut.update(t.name for t in scoring.cut_by_rejection(test))
+        return result
+
+    def _failure_message(self, verdict, box_dir: Path) -> str:
+        if verdict.status == "XX":
+            return f"the sandbox failed: {verdict.message}"
+        text = {"TO": f"over the time limit of {self.time_limit:g} s",
+                "ML": f"over the memory limit of {self.problem.limits.memory} MiB",
+                "OL": f"wrote more than {self.problem.limits.output} MiB"}.get(verdict.status, verdict.message)
+        error = _read_box_file(box_dir / "error", 64 << 10).decode("utf-8", "replace").strip()
+        if error and verdict.status in ("RE", "SG"):
+            tail = error[-STDERR_TAIL:]
+            text += ": " + (tail if len(error) <= STDERR_TAIL else "..." + tail)
+        return text
+
+    def validate(self, box, test: TestCase, output: bytes) -> Judgement:
+        if test.name not in self.answers:
+            self.answers[test.name] = test.answer.read_bytes()
+        answer = self.answers[test.name]
+        if not self.validators:
+            return compare(output, answer, self.problem.default_flags(test))
+        args = list(self.problem.validator_flags + test.validator_args)
+        final = Judgement(True)
+        for validator in self.validators:
+            box.clear()
+            for name, data in (("input", test.input.read_bytes()), ("answer", answer),
+                               ("team_output", output)):
+                (box.path / name).write_bytes(data)
+                os.chmod(box.path / name, 0o644)
+            feedback = box.path / FEEDBACK_DIR
+            feedback.mkdir(mode=0o755)
+            os.chown(feedback, box.uid, box.uid)
+            limits = self.problem.limits
+            verdict = box.run([*validator.argv, "/box/input", "/box/answer", f"/box/{FEEDBACK_DIR}/", *args],
+                              Limits(time=limits.validation_time, wall_time=limits.validation_time * 2 + 1,
+                                     mem=(limits.validation_memory + validator.memory_overhead_mib) << 20,
+                                     processes=validator.processes, fsize=limits.validation_output << 20,
+                                     open_files=256),
+                              stdin="team_output", stdout="validator.out", stderr="validator.err",
+                              dirs=validator.dir_rules(), env=validator.env)
+            stderr = _read_box_file(box.path / "validator.err", 4096).decode("utf-8", "replace").strip()
+            judgement = interpret(verdict.exit_code, verdict.status, box.path, stderr[-300:], verdict.message)
+            if judgement.error or not judgement.accepted:
+                return judgement
+            final = judgement
+        return final
+
+    def run_tests(self, program: Program) -> dict[str, TestResult]:
+        tests = self.problem.tests()
+        results: dict[str, TestResult] = {}
+        done = 0
+        with ThreadPoolExecutor(max_workers=max(1, len(self.pool))) as executor:
+            futures = [(test, executor.submit(self.run_test, program, test)) for test in tests]
+            for test, future in futures:
+                result = future.result()
+                if result is None:
+                    continue
+                results[test.name] = result
+                done += 1
+                if self.progress:
+                    self.progress("test", {"test": result.to_dict(), "done": done, "total": len(tests)})
+        return results
+
+    # ---- aggregating -------------------------------------------------
+
+    def max_score(self) -> float:
+        perfect = {t.name: scoring.Result(AC, self._best_test_score(t)) for t in self.problem.tests()}
+        return scoring.aggregate(self.problem.root, perfect, skip_sample_score=self.problem.draft)[0].score
+
+    def _best_test_score(self, test: TestCase) -> float:
+        settings = test.group.settings
+        if self.validators and settings.has_range and settings.range[1] != float("inf"):
+            return settings.range[1]
+        return settings.accept_score
+
+
+def grade_submission(problem_dir, source_path, language=None, time_limit=None, pool=None,
+                     submission_id=None, progress=None, *, languages=None, cache_dir=None,
+                     timings: dict | None = None) -> dict:
+    """Grade one submission; returns the contract's final JSON as a dict.
+
+    language     a language id (else detected from the file ending)
+    time_limit   seconds (else problem.yaml's limits.time_limit, else 1 s)
+    pool         a rustbox BoxPool to borrow boxes from (else one per core,
+                 closed afterwards)
+    progress     called as progress(event, data): ("compiled", {"compile": {...}})
+                 then ("test", {"test": {...}, "done": k, "total": n}) per test
+    languages    a LanguageTable (else the built-in table)
+    cache_dir    where built validators are kept (else ~/.cache/rustbox-judge)
+    timings      if a dict, filled with where the wall time went (benchmarks)
+
+    A broken package raises ProblemError; a bad language or a missing source
+    raises another JudgeError. The submission's own failures are verdicts.
+    """
+    started = time.monotonic()
+    problem = problem_dir if isinstance(problem_dir, Problem) else load_problem(problem_dir)
+    _check_not_visible(problem)
+    table = languages or load_languages()
+    source = Path(source_path)
+    source_files(source)                           # a missing submission fails early
+    lang = detect_language(source, table, language)
+    limit, _ = resolve_time_limit(problem, time_limit)
+    own_pool = pool is None
+    pool = pool or BoxPool()
+    workdir = Path(tempfile.mkdtemp(prefix="judge-"))
+    result = {"submission": submission_id, "problem": problem.short_name, "language": lang.id,
+              "verdict": JE, "score": None, "max_score": None, "time_limit": limit,
+              "compile": {"status": "OK", "message": ""}, "tests": []}
+    try:
+        grader = Grader(problem, pool, table, limit, ValidatorCache(cache_dir or default_cache_dir()), progress)
+        grader.build_validators()
+        compile_started = time.monotonic()
+        built = grader.compile_submission(source, lang, workdir / "build")
+        compile_ended = time.monotonic()
+        result["compile"] = {"status": built.status, "message": built.message}
+        if problem.scoring:
+            result["max_score"] = round(grader.max_score(), 6)
+            result["score"] = 0.0
+        if progress:
+            progress("compiled", {"compile": result["compile"]})
+        if not built.ok:
+            result["verdict"] = CE if built.status == "CE" else JE
+            return result
+        results = grader.run_tests(built.program)
+        tests_ended = time.monotonic()
+        by_name = {name: scoring.Result(r.verdict, r.score or 0.0, None if r.verdict == AC else r.verdict)
+                   for name, r in results.items()}
+        root, counted = scoring.aggregate(problem.root, by_name, skip_sample_score=problem.draft)
+        result["tests"] = [results[name].to_dict() for name in counted]
+        first = root.first_rejection
+        if problem.scoring:
+            result["score"] = round(root.score, 6)
+            result["verdict"] = AC if (root.verdict == AC or root.score > 0) else (first or root.verdict)
+        else:
+            result["verdict"] = AC if root.verdict == AC else (first or root.verdict)
+        if timings is not None:
+            timings.update(_timings(started, compile_started, compile_ended, tests_ended,
+                                    [results[n] for n in counted]))
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if own_pool:
+            pool.close()
+
+
+def _timings(started, compile_started, compile_ended, tests_ended, results) -> dict:
+    """Where the wall time went: the union of the submission's own runs
+    (intervals may overlap across boxes) against everything else."""
+    intervals = sorted((r.run_started, r.run_ended) for r in results)
+    union, current = 0.0, None
+    for begin, end in intervals:
+        if current and begin <= current[1]:
+            current[1] = max(current[1], end)
+        else:
+            if current:
+                union += current[1] - current[0]
+            current = [begin, end]
+    if current:
+        union += current[1] - current[0]
+    return {"total": tests_ended - started, "setup": compile_started - started,
+            "compile": compile_ended - compile_started, "tests_phase": tests_ended - compile_ended,
+            "runs_union": union, "runs_sum": sum(e - b for b, e in intervals),
+            "program_wall_sum": sum(r.wall_time for r in results),
+            "program_cpu_sum": sum(r.cpu_time for r in results), "runs": len(results)}
+
+
+__all__ = ["grade_submission", "resolve_time_limit", "Grader", "TestResult", "DEFAULT_TIME_LIMIT"]

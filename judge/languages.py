@@ -1,0 +1,232 @@
+"""Languages as data: load the TOML table, detect a language, expand its commands.
+
+The built-in table is judge/languages.toml; a user file given explicitly
+(`judge run --languages FILE`) is merged over it, language by language and
+key by key. Nothing here runs a contestant's program: build.py and grader.py
+take the argv and mounts this module expands.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import LanguageError
+
+DEFAULT_TABLE = Path(__file__).with_name("languages.toml")
+
+# Where a build is mounted, read-only, inside the box that runs it.
+PROGRAM_DIR = "/prog"
+
+_KEYS = {"name", "extensions", "compile", "run", "compile_dirs", "run_dirs",
+         "compile_processes", "processes", "memory_overhead_mib", "env",
+         "compile_env", "probe"}
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One extra directory inside the box (host path, path inside, mode)."""
+
+    host: str
+    inside: str
+    mode: str = "ro"
+
+    @classmethod
+    def parse(cls, text: str) -> "Mount":
+        parts = text.split(":")
+        if len(parts) == 1:
+            return cls(parts[0], parts[0])
+        if len(parts) == 2:
+            if parts[1] in ("ro", "rw", "noexec"):
+                return cls(parts[0], parts[0], parts[1])
+            return cls(parts[0], parts[1])
+        if len(parts) == 3 and parts[2] in ("ro", "rw", "noexec"):
+            return cls(*parts)
+        raise ValueError(f"bad directory rule {text!r} (expected HOST[:INSIDE][:ro|rw|noexec])")
+
+
+@dataclass(frozen=True)
+class Language:
+    id: str
+    name: str
+    extensions: tuple[str, ...]
+    run: tuple[str, ...]
+    compile: tuple[str, ...] | None = None
+    compile_dirs: tuple[str, ...] = ()
+    run_dirs: tuple[str, ...] = ()
+    compile_processes: int = 16
+    processes: int = 1
+    memory_overhead_mib: int = 0
+    env: dict = field(default_factory=dict)
+    compile_env: dict = field(default_factory=dict)
+    probe: dict = field(default_factory=dict)
+
+    def entry_point(self, files: list[str]) -> str:
+        """The file a multi-file program starts from: main.*, else the only
+        or first one (by name) written in this language."""
+        own = sorted(f for f in files if self.matches(f))
+        if not own:
+            raise LanguageError(f"no {self.name} source file among {', '.join(sorted(files)) or 'no files'}")
+        for name in own:
+            if Path(name).stem in ("main", "Main", "__main__"):
+                return name
+        return own[0]
+
+    def matches(self, filename: str) -> bool:
+        suffix = Path(filename).suffix[1:]
+        return suffix in self.extensions
+
+
+class LanguageTable:
+    """All known languages, by id, with detection by file ending."""
+
+    def __init__(self, languages: dict[str, Language]):
+        self.languages = languages
+        self._probed: dict[tuple[str, str], str] = {}
+
+    def __contains__(self, lang_id: str) -> bool:
+        return lang_id in self.languages
+
+    def __iter__(self):
+        return iter(self.languages.values())
+
+    def get(self, lang_id: str) -> Language:
+        key = lang_id.lower()
+        aliases = {"c++": "cpp", "python": "python3", "py": "python3", "js": "javascript",
+                   "node": "javascript", "rs": "rust", "c++20": "cpp"}
+        key = aliases.get(key, key)
+        if key not in self.languages:
+            raise LanguageError(f"unknown language {lang_id!r} (known: {', '.join(sorted(self.languages))})")
+        return self.languages[key]
+
+    def detect(self, source: Path) -> Language:
+        """The language of a file by its ending, or of a directory by its files."""
+        if source.is_dir():
+            files = [p.name for p in source.iterdir() if p.is_file()]
+        else:
+            files = [source.name]
+        counts: dict[str, int] = {}
+        for name in files:
+            for lang in self.languages.values():
+                if lang.matches(name):
+                    counts[lang.id] = counts.get(lang.id, 0) + 1
+        if not counts:
+            raise LanguageError(f"{source}: cannot tell the language from the file ending; use --lang")
+        best = max(counts.values())
+        winners = sorted(k for k, v in counts.items() if v == best)
+        if len(winners) > 1:
+            raise LanguageError(f"{source}: ambiguous language ({', '.join(winners)}); use --lang")
+        return self.languages[winners[0]]
+
+    def probe(self, lang: Language, name: str) -> str:
+        """The value of a {probe} placeholder: the first host command that answers."""
+        if (lang.id, name) in self._probed:
+            return self._probed[(lang.id, name)]
+        candidates = lang.probe.get(name)
+        if not candidates:
+            raise LanguageError(f"language {lang.id}: unknown placeholder {{{name}}}")
+        tried = []
+        for argv in candidates:
+            argv = [os.path.expanduser(argv[0]), *argv[1:]]
+            exe = argv[0] if os.sep in argv[0] else shutil.which(argv[0])
+            tried.append(argv[0])
+            if not exe or not os.access(exe, os.X_OK):
+                continue
+            try:
+                out = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if out.returncode == 0 and out.stdout.strip():
+                value = out.stdout.strip().splitlines()[0]
+                self._probed[(lang.id, name)] = value
+                return value
+        raise LanguageError(f"language {lang.id}: cannot find {name} (tried {', '.join(tried)}); is it installed?")
+
+    def expand(self, lang: Language, template, values: dict) -> list[str]:
+        """Fill an argv template: {sources} becomes one argument per file."""
+        out: list[str] = []
+        for arg in template:
+            if arg == "{sources}":
+                out.extend(values["sources"])
+                continue
+            out.append(self._fill(lang, arg, values))
+        return out
+
+    def mounts(self, lang: Language, rules, values: dict) -> list[Mount]:
+        result = []
+        for rule in rules:
+            try:
+                result.append(Mount.parse(self._fill(lang, rule, values)))
+            except ValueError as exc:
+                raise LanguageError(f"language {lang.id}: {exc}") from None
+        return result
+
+    def _fill(self, lang: Language, text: str, values: dict) -> str:
+        while "{" in text:
+            start = text.index("{")
+            end = text.find("}", start)
+            if end < 0:
+                raise LanguageError(f"language {lang.id}: unclosed placeholder in {text!r}")
+            name = text[start + 1:end]
+            if name in values and not isinstance(values[name], list):
+                value = str(values[name])
+            else:
+                value = self.probe(lang, name)
+            text = text[:start] + value + text[end + 1:]
+        return text
+
+
+def _language(lang_id: str, table: dict, origin: str) -> Language:
+    unknown = set(table) - _KEYS
+    if unknown:
+        raise LanguageError(f"{origin}: language {lang_id}: unknown keys {', '.join(sorted(unknown))}")
+    for key in ("name", "extensions", "run"):
+        if key not in table:
+            raise LanguageError(f"{origin}: language {lang_id}: missing {key!r}")
+    try:
+        return Language(
+            id=lang_id, name=str(table["name"]),
+            extensions=tuple(str(e).lstrip(".") for e in table["extensions"]),
+            run=tuple(str(a) for a in table["run"]),
+            compile=tuple(str(a) for a in table["compile"]) if table.get("compile") else None,
+            compile_dirs=tuple(table.get("compile_dirs", ())),
+            run_dirs=tuple(table.get("run_dirs", ())),
+            compile_processes=int(table.get("compile_processes", 16)),
+            processes=int(table.get("processes", 1)),
+            memory_overhead_mib=int(table.get("memory_overhead_mib", 0)),
+            env=dict(table.get("env", {})), compile_env=dict(table.get("compile_env", {})),
+            probe={k: [list(map(str, c)) for c in v] for k, v in table.get("probe", {}).items()},
+        )
+    except (TypeError, ValueError) as exc:
+        raise LanguageError(f"{origin}: language {lang_id}: {exc}") from None
+
+
+def _read(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise LanguageError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LanguageError(f"{path}: bad TOML: {exc}") from None
+    languages = data.get("language")
+    if not isinstance(languages, dict):
+        raise LanguageError(f"{path}: expected [language.<id>] tables")
+    return languages
+
+
+def load_languages(extra: Path | str | None = None, base: Path | str = DEFAULT_TABLE) -> LanguageTable:
+    """The built-in table, with the tables of `extra` merged over it."""
+    merged = {k: dict(v) for k, v in _read(Path(base)).items()}
+    if extra is not None:
+        for lang_id, table in _read(Path(extra)).items():
+            if not isinstance(table, dict):
+                raise LanguageError(f"{extra}: language {lang_id}: expected a table")
+            merged.setdefault(lang_id, {}).update(table)
+    return LanguageTable({k: _language(k, v, str(extra or base)) for k, v in merged.items()})
+
+
+__all__ = ["Language", "LanguageTable", "Mount", "load_languages", "PROGRAM_DIR", "DEFAULT_TABLE"]

@@ -1,0 +1,394 @@
+"""The problem package loader (Kattis / ICPC format, legacy and 2023-07-draft).
+
+Reads problem.yaml, the test data tree under data/ (sample and secret, nested
+groups, .in/.ans pairs, symlinked files, testdata.yaml or test_group.yaml per
+group) and finds the output validators. It runs nothing. Any defect is a
+ProblemError whose message starts with the offending file.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shlex
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+
+from .errors import ProblemError
+from .validators import DefaultValidatorFlags, FlagError, parse_flags
+
+LEGACY, DRAFT_2023_07 = "legacy", "2023-07-draft"
+KNOWN_VERSIONS = {"legacy", "legacy-icpc", "2023-07-draft", "2023-07", "draft"}
+PASS_FAIL, SCORING = "pass-fail", "scoring"
+GROUP_FILES = ("testdata.yaml", "test_group.yaml")
+UNSUPPORTED_TYPES = {"interactive", "multi-pass", "submit-answer"}
+
+_PROBLEM_KEYS = {"problem_format_version", "type", "name", "uuid", "version", "author", "source",
+                 "source_url", "license", "rights_owner", "limits", "validation", "validator_flags",
+                 "grading", "keywords", "credits", "languages", "allow_file_writing", "constants",
+                 "embargo_until", "keywords"}
+_GROUP_KEYS = {"on_reject", "grading", "grader_flags", "input_validator_flags", "output_validator_flags",
+               "output_validator_args", "input_validator_args", "accept_score", "reject_score", "range",
+               "scoring", "full_feedback", "hint", "description", "static_validation", "args"}
+
+
+@dataclass(frozen=True)
+class ProblemLimits:
+    """limits: in problem.yaml, in the units of the format (s, MiB, KiB)."""
+
+    time_limit: float | None = None
+    time_multiplier: float = 5.0           # legacy
+    time_safety_margin: float = 2.0        # legacy
+    ac_to_time_limit: float = 2.0          # 2023-07-draft
+    time_limit_to_tle: float = 1.5         # 2023-07-draft
+    time_resolution: float = 1.0           # 2023-07-draft
+    memory: int = 2048
+    output: int = 8
+    code: int = 128
+    compilation_time: float = 60.0
+    compilation_memory: int = 2048
+    validation_time: float = 60.0
+    validation_memory: int = 2048
+    validation_output: int = 8
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """What testdata.yaml says about one group (defaults where silent)."""
+
+    on_reject: str = "break"
+    accept_score: float = 1.0
+    reject_score: float = 0.0
+    range: tuple[float, float] = (-math.inf, math.inf)
+    grader_flags: tuple[str, ...] = ()
+    output_validator_args: tuple[str, ...] = ()
+    has_range: bool = False
+
+
+@dataclass
+class TestCase:
+    name: str                   # "secret/group1/03"
+    input: Path
+    answer: Path
+    group: "TestGroup"
+
+    @property
+    def validator_args(self) -> tuple[str, ...]:
+        return self.group.settings.output_validator_args
+
+
+@dataclass
+class TestGroup:
+    name: str                   # "" for data/, "secret/group1"
+    path: Path
+    settings: GroupSettings
+    parent: "TestGroup | None" = None
+    children: list = field(default_factory=list)     # TestCase | TestGroup, in judging order
+
+    def tests(self):
+        for child in self.children:
+            if isinstance(child, TestCase):
+                yield child
+            else:
+                yield from child.tests()
+
+    def groups(self):
+        yield self
+        for child in self.children:
+            if isinstance(child, TestGroup):
+                yield from child.groups()
+
+
+@dataclass
+class Problem:
+    path: Path
+    short_name: str
+    name: str
+    format_version: str
+    type: str                                  # pass-fail | scoring
+    limits: ProblemLimits
+    validator_flags: tuple[str, ...]           # problem.yaml validator_flags
+    custom_validators: list[Path]              # empty: the default validator
+    root: TestGroup
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def scoring(self) -> bool:
+        return self.type == SCORING
+
+    @property
+    def draft(self) -> bool:
+        return self.format_version != LEGACY
+
+    def tests(self) -> list[TestCase]:
+        return list(self.root.tests())
+
+    def default_flags(self, test: TestCase) -> DefaultValidatorFlags:
+        try:
+            return parse_flags(self.validator_flags + test.validator_args)
+        except FlagError as exc:
+            raise ProblemError(self.path / "problem.yaml", f"validator_flags: {exc}") from None
+
+    def submissions(self) -> dict[str, list[Path]]:
+        """submissions/<expected>/<file or dir>, by directory, sorted."""
+        out: dict[str, list[Path]] = {}
+        root = self.path / "submissions"
+        if not root.is_dir():
+            return out
+        for kind in sorted(p for p in root.iterdir() if p.is_dir()):
+            entries = sorted(p for p in kind.iterdir() if not p.name.startswith("."))
+            if entries:
+                out[kind.name] = entries
+        return out
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProblemError(path, f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ProblemError(path, "not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProblemError(path, f"unreadable YAML{where}: {what}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ProblemError(path, f"expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _number(path: Path, key: str, value, positive: bool = True) -> float:
+    if isinstance(value, bool):
+        raise ProblemError(path, f"{key}: expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ProblemError(path, f"{key}: expected a number, got {value!r}") from None
+    if math.isnan(number) or (positive and not number > 0):
+        raise ProblemError(path, f"{key}: must be a positive number, got {value!r}")
+    return number
+
+
+def _args(path: Path, key: str, value) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            raise ProblemError(path, f"{key}: {exc}") from None
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return tuple(str(v) for v in value)
+    if isinstance(value, dict) and "flags" in value:      # legacy {name, flags} form
+        return _args(path, key, value["flags"])
+    raise ProblemError(path, f"{key}: expected a string or a list of strings")
+
+
+def _limits(path: Path, data) -> ProblemLimits:
+    if data is None:
+        return ProblemLimits()
+    if not isinstance(data, dict):
+        raise ProblemError(path, "limits: expected a mapping")
+    values = {}
+    for key, value in data.items():
+        if key == "time_multipliers":
+            if not isinstance(value, dict):
+                raise ProblemError(path, "limits.time_multipliers: expected a mapping")
+            for sub in ("ac_to_time_limit", "time_limit_to_tle"):
+                if sub in value:
+                    values[sub] = _number(path, f"limits.time_multipliers.{sub}", value[sub])
+        elif key in ("time_limit", "time_multiplier", "time_safety_margin", "time_resolution",
+                     "compilation_time", "validation_time"):
+            values[key] = _number(path, f"limits.{key}", value)
+        elif key in ("memory", "output", "code", "compilation_memory", "validation_memory",
+                     "validation_output"):
+            number = _number(path, f"limits.{key}", value)
+            values[key] = max(1, math.ceil(number))
+        elif key == "validation_passes":
+            pass
+        else:
+            raise ProblemError(path, f"limits: unknown key {key!r}")
+    return ProblemLimits(**values)
+
+
+def _problem_type(path: Path, data: dict) -> str:
+    raw = data.get("type", PASS_FAIL)
+    kinds = [raw] if isinstance(raw, str) else raw
+    if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
+        raise ProblemError(path, f"type: expected pass-fail or scoring, got {raw!r}")
+    unsupported = set(kinds) & UNSUPPORTED_TYPES
+    if unsupported:
+        raise ProblemError(path, f"type: {', '.join(sorted(unsupported))} problems are not supported by this judge")
+    for kind in kinds:
+        if kind not in (PASS_FAIL, SCORING):
+            raise ProblemError(path, f"type: unknown problem type {kind!r}")
+    if PASS_FAIL in kinds and SCORING in kinds:
+        raise ProblemError(path, "type: pass-fail and scoring exclude each other")
+    return SCORING if SCORING in kinds else PASS_FAIL
+
+
+def _name(data: dict, fallback: str) -> str:
+    name = data.get("name")
+    if isinstance(name, dict):
+        name = name.get("en") or next(iter(name.values()), None)
+    return str(name) if name else fallback
+
+
+def _group_settings(path: Path, data: dict, parent: GroupSettings, draft: bool, scoring: bool) -> GroupSettings:
+    # Legacy: a group's testdata.yaml replaces its ancestor's whole; the
+    # 2023-07 draft inherits the validator arguments key by key.
+    base = GroupSettings(output_validator_args=parent.output_validator_args) if draft else GroupSettings()
+    values: dict = {}
+    for key, value in data.items():
+        if key not in _GROUP_KEYS:
+            raise ProblemError(path, f"unknown key {key!r}")
+        if key == "on_reject":
+            if value not in ("break", "continue"):
+                raise ProblemError(path, f"on_reject: expected break or continue, got {value!r}")
+            values["on_reject"] = value
+        elif key in ("accept_score", "reject_score"):
+            values[key] = _number(path, key, value, positive=False)
+        elif key == "range":
+            parts = str(value).split()
+            if len(parts) != 2:
+                raise ProblemError(path, f"range: expected two numbers, got {value!r}")
+            low, high = (_number(path, "range", p, positive=False) for p in parts)
+            if low > high:
+                raise ProblemError(path, f"range: {low} is above {high}")
+            values["range"], values["has_range"] = (low, high), True
+        elif key == "grader_flags":
+            values["grader_flags"] = _args(path, key, value)
+        elif key == "grading":
+            if value not in ("default", None):
+                raise ProblemError(path, "grading: custom graders are not supported by this judge")
+        elif key in ("output_validator_flags", "output_validator_args"):
+            values["output_validator_args"] = _args(path, key, value)
+        elif key == "scoring" and isinstance(value, dict):
+            # 2023-07 draft, later revision: {score: N, aggregation: sum|min}
+            if "score" in value and value["score"] != "unbounded":
+                values["accept_score"] = _number(path, "scoring.score", value["score"], positive=False)
+            if "aggregation" in value:
+                if value["aggregation"] not in ("sum", "min", "pass-fail"):
+                    raise ProblemError(path, f"scoring.aggregation: unknown {value['aggregation']!r}")
+                if value["aggregation"] != "pass-fail":
+                    values["grader_flags"] = (value["aggregation"],)
+    if not scoring and any(k in values for k in ("accept_score", "reject_score", "range")):
+        raise ProblemError(path, "accept_score, reject_score and range are only for scoring problems")
+    return replace(base, **values)
+
+
+def _load_group(problem_path: Path, path: Path, name: str, parent: TestGroup | None,
+                draft: bool, scoring: bool, depth: int = 0) -> TestGroup:
+    if depth > 32:
+        raise ProblemError(path, "test groups nested too deep (a symlink loop?)")
+    inherited = parent.settings if parent else GroupSettings()
+    settings = inherited
+    for file_name in GROUP_FILES:
+        if (path / file_name).is_file():
+            settings = _group_settings(path / file_name, _read_yaml(path / file_name), inherited, draft, scoring)
+            break
+    group = TestGroup(name, path, settings, parent)
+    try:
+        entries = sorted(os.scandir(path), key=lambda e: e.name)
+    except OSError as exc:
+        raise ProblemError(path, f"cannot list: {exc.strerror}") from None
+    children: list[tuple[str, object]] = []
+    for entry in entries:
+        entry_path = Path(entry.path)
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():          # follows symlinks
+            if depth == 0 and entry.name not in ("sample", "secret"):
+                continue            # invalid_input/, valid_output/ ...: not judged
+            sub_name = f"{name}/{entry.name}" if name else entry.name
+            children.append((entry.name, _load_group(problem_path, entry_path, sub_name, group,
+                                                     draft, scoring, depth + 1)))
+        elif entry.name.endswith(".in") and depth > 0:
+            stem = entry.name[:-3]
+            answer = path / f"{stem}.ans"
+            if not entry_path.exists():
+                raise ProblemError(entry_path, "dangling symlink")
+            if not answer.exists():
+                raise ProblemError(answer, f"missing answer file for {entry_path.name}")
+            if not answer.is_file() or not entry_path.is_file():
+                raise ProblemError(answer if not answer.is_file() else entry_path, "not a regular file")
+            for file in (entry_path, answer):
+                if not os.access(file, os.R_OK):
+                    raise ProblemError(file, "not readable")
+            case_name = f"{name}/{stem}"
+            children.append((stem, TestCase(case_name, entry_path, answer, group)))
+    # lexicographic on base name, test cases and groups together
+    group.children = [child for _, child in sorted(children, key=lambda c: c[0])]
+    return group
+
+
+def _validators(path: Path, data: dict, warnings: list[str]) -> list[Path]:
+    validation = str(data.get("validation", "") or "").split()
+    found: list[Path] = []
+    single = path / "output_validator"
+    many = path / "output_validators"
+    if single.is_dir():
+        found.append(single)
+    if many.is_dir():
+        found.extend(sorted(p for p in many.iterdir() if not p.name.startswith(".")))
+    if validation and validation[0] not in ("default", "custom"):
+        raise ProblemError(path / "problem.yaml", f"validation: must start with default or custom, got {validation[0]!r}")
+    if "interactive" in validation:
+        raise ProblemError(path / "problem.yaml", "validation: interactive problems are not supported by this judge")
+    if validation and validation[0] == "custom" and not found:
+        raise ProblemError(path / "output_validators", "validation is custom but there is no output validator")
+    if validation and validation[0] == "default" and found:
+        warnings.append(f"{path / 'problem.yaml'}: validation is default; ignoring output validators")
+        return []
+    return found
+
+
+def load_problem(path: Path | str) -> Problem:
+    """Read a problem package directory; raises ProblemError naming the bad file."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ProblemError(path, "not a problem package directory")
+    yaml_path = path / "problem.yaml"
+    if not yaml_path.exists():
+        raise ProblemError(yaml_path, "missing (every problem package has one)")
+    data = _read_yaml(yaml_path)
+    warnings: list[str] = []
+    unknown = set(data) - _PROBLEM_KEYS
+    if unknown:
+        warnings.append(f"{yaml_path}: unknown keys {', '.join(sorted(unknown))}")
+    version = str(data.get("problem_format_version", LEGACY))
+    if version not in KNOWN_VERSIONS:
+        raise ProblemError(yaml_path, f"problem_format_version: unknown version {version!r}")
+    version = LEGACY if version.startswith("legacy") else DRAFT_2023_07
+    kind = _problem_type(yaml_path, data)
+    limits = _limits(yaml_path, data.get("limits"))
+    flags = _args(yaml_path, "validator_flags", data.get("validator_flags"))
+    validators = _validators(path, data, warnings)
+    data_dir = path / "data"
+    if not (data_dir / "secret").is_dir():
+        raise ProblemError(data_dir / "secret", "missing (the secret test data)")
+    root = _load_group(path, data_dir, "", None, version != LEGACY, kind == SCORING)
+    problem = Problem(path=path, short_name=path.resolve().name, name=_name(data, path.resolve().name),
+                      format_version=version, type=kind, limits=limits, validator_flags=flags,
+                      custom_validators=validators, root=root, warnings=warnings)
+    if not any(t.name.startswith("secret/") for t in problem.tests()):
+        raise ProblemError(data_dir / "secret", "no test cases (.in/.ans pairs)")
+    if not validators:
+        try:
+            parse_flags(flags)
+            for group in root.groups():
+                parse_flags(flags + group.settings.output_validator_args)
+        except FlagError as exc:
+            raise ProblemError(yaml_path, f"validator flags: {exc}") from None
+    return problem
+
+
+__all__ = ["Problem", "ProblemLimits", "GroupSettings", "TestCase", "TestGroup", "load_problem",
+           "PASS_FAIL", "SCORING", "LEGACY", "DRAFT_2023_07"]
