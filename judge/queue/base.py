@@ -199,7 +199,10 @@ class Queue(ABC):
         """The next queued submission, or one whose lease expired; None if none
         comes within `block` seconds. Messages that are not valid submissions
         are dead-lettered on the way, and a submission already delivered
-        `max_deliveries` times is failed instead of delivered again."""
+        `max_deliveries` times is failed instead of delivered again.
+
+        Every worker of one queue must use the same `lease`: Redis measures
+        it as the claimer's minimum idle time (XAUTOCLAIM), not per claim."""
 
     @abstractmethod
     def heartbeat(self, claim: Claim, lease: float = DEFAULT_LEASE) -> bool:

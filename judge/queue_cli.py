@@ -1,0 +1,197 @@
+"""The queue verbs of `judge`: submit, worker, result.
+
+judge/cli.py registers `COMMANDS`; `python -m judge.queue_cli` runs them
+alone. The queue URL comes from `--queue`, else `$JUDGE_QUEUE`, else
+`sqlite:///var/lib/rustbox/queue.db`. Bad input is one line on stderr and
+exit 2; `result` exits 0 for a graded submission, 1 for a failed or still
+pending one.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+import click
+import orjson
+
+from .queue import QueueError, Submission, new_id, open_queue, valid_id
+from .queue.base import DEFAULT_LEASE, DONE, InvalidSubmission
+from .queue.factory import DEFAULT_QUEUE_URL
+from .worker import Worker, WorkerConfig, default_worker_id, install_signal_handlers
+
+DEFAULT_GRADER = "judge.grader:grade_submission"
+
+
+class QueueCliError(click.ClickException):
+    """One line on stderr, exit 2."""
+
+    exit_code = 2
+
+
+def _queue_option(fn):
+    return click.option(
+        "--queue", "queue_url", envvar="JUDGE_QUEUE", default=DEFAULT_QUEUE_URL,
+        show_default=True, metavar="URL",
+        help="sqlite:///path/queue.db or redis://host:port/db ($JUDGE_QUEUE).")(fn)
+
+
+def _open(url: str, **options):
+    try:
+        return open_queue(url, **options)
+    except QueueError as exc:
+        raise QueueCliError(str(exc)) from None
+
+
+def parse_boxes(text: str) -> list[int]:
+    """'0-3' or '0,2,5-7' -> box ids."""
+    ids: list[int] = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            first, last = int(low), int(high or low)
+            if first < 0 or last < first:
+                raise ValueError
+            ids.extend(range(first, last + 1))
+    except ValueError:
+        raise QueueCliError(f"invalid --boxes {text!r} (e.g. 0-3 or 0,2,5-7)") from None
+    if len(set(ids)) != len(ids):
+        raise QueueCliError(f"invalid --boxes {text!r}: a box is listed twice")
+    return ids
+
+
+def load_grader(spec: str):
+    """'module:function' -> the function."""
+    module, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name or "grade_submission")
+    except (ImportError, AttributeError) as exc:
+        raise QueueCliError(f"cannot load the grader {spec!r}: {exc}") from None
+
+
+@click.command()
+@click.argument("problem_dir", metavar="PROBLEM_DIR")
+@click.argument("submission", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", "language", metavar="L", help="Language (default: from the extension).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="CPU seconds per test (default: the package's).")
+@click.option("--id", "submission_id", metavar="ID",
+              help="Use this id (a retried submit with the same id is enqueued once).")
+@_queue_option
+def submit(problem_dir, submission, language, time_limit, submission_id, queue_url):
+    """Enqueue SUBMISSION for PROBLEM_DIR; prints the submission id.
+
+    PROBLEM_DIR is a package path, or a package name that workers started
+    with --problems DIR look up there."""
+    path = Path(problem_dir)
+    if path.is_dir():
+        problem = str(path.resolve())
+    elif os.sep not in problem_dir and problem_dir not in (".", ".."):
+        problem = problem_dir        # a name, resolved by the workers
+    else:
+        raise QueueCliError(f"no problem package {problem_dir}")
+    if submission_id is not None and not valid_id(submission_id):
+        raise QueueCliError(f"invalid --id {submission_id!r} (1-128 of A-Z a-z 0-9 . _ : -)")
+    try:
+        source = submission.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise QueueCliError(f"{submission} is not UTF-8 text") from None
+    except OSError as exc:
+        raise QueueCliError(f"cannot read {submission}: {exc.strerror}") from None
+    try:
+        sub = Submission(submission_id or new_id(), problem, source, submission.name,
+                         language=language, time_limit=time_limit)
+    except InvalidSubmission as exc:
+        raise QueueCliError(str(exc)) from None
+    with _open(queue_url) as queue:
+        try:
+            queue.enqueue(sub)
+        except QueueError as exc:
+            raise QueueCliError(str(exc)) from None
+    click.echo(sub.id)
+
+
+@click.command()
+@_queue_option
+@click.option("--boxes", default=None, metavar="IDS",
+              help="Box ids to grade in, e.g. 0-3 (default: one per core).")
+@click.option("--problems", "problems_dir", metavar="DIR",
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Look problem packages up by name here.")
+@click.option("--parallel", type=click.IntRange(min=1), metavar="K",
+              help="Submissions graded at once (default: one per box).")
+@click.option("--lease", type=click.FloatRange(min=1), default=DEFAULT_LEASE, show_default=True,
+              metavar="S", help="Seconds a silent worker keeps a submission.")
+@click.option("--grace", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              metavar="S", help="On SIGTERM, time to finish before giving submissions back.")
+@click.option("--worker-id", default=None, metavar="NAME", help="Default: HOST:PID.")
+@click.option("--grader", default=DEFAULT_GRADER, show_default=True, metavar="MODULE:FUNC",
+              help="The grade function.")
+def worker(queue_url, boxes, problems_dir, parallel, lease, grace, worker_id, grader):
+    """Consume the queue until stopped (SIGTERM: finish, then exit)."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    box_ids = parse_boxes(boxes) if boxes else list(range(os.cpu_count() or 1))
+    grade = load_grader(grader)
+    try:
+        from rustbox import BoxPool
+    except ImportError as exc:
+        raise QueueCliError(f"the sandbox's BoxPool is not available: {exc}") from None
+    config = WorkerConfig(worker_id=worker_id or default_worker_id(),
+                          parallel=parallel or len(box_ids), problems_dir=problems_dir,
+                          lease=lease, grace=grace)
+    stop, abort = threading.Event(), threading.Event()
+    install_signal_handlers(stop, abort)
+    queue = _open(queue_url)
+    pool = BoxPool(box_ids)
+    try:
+        stats = Worker(queue, grade, config, pool).run(stop, abort)
+        queue.retire(config.worker_id)
+    except QueueError as exc:
+        raise QueueCliError(str(exc)) from None
+    finally:
+        pool.close()
+        queue.close()
+    logging.getLogger("judge.worker").info(
+        "worker %s stopped: %d done, %d failed, %d returned to the queue",
+        config.worker_id, stats.done, stats.failed, stats.released)
+
+
+@click.command()
+@click.argument("submission_id", metavar="ID")
+@_queue_option
+@click.option("--wait", is_flag=True, help="Block until the submission has a result.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="S",
+              help="With --wait: give up after S seconds.")
+def result(submission_id, queue_url, wait, timeout):
+    """Print the stored result of submission ID as JSON."""
+    with _open(queue_url) as queue:
+        try:
+            if wait:
+                record = queue.wait_result(submission_id, timeout)
+            else:
+                record = queue.result(submission_id)
+        except QueueError as exc:
+            raise QueueCliError(str(exc)) from None
+    if record is None:
+        record = {"submission": submission_id, "state": "pending"}
+    click.echo(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode())
+    sys.exit(0 if record.get("state", DONE) == DONE else 1)
+
+
+COMMANDS = [submit, worker, result]
+
+
+@click.group()
+def main() -> None:
+    """The judge's queue commands (also available as `judge submit|worker|result`)."""
+
+
+for _command in COMMANDS:
+    main.add_command(_command)
+
+if __name__ == "__main__":
+    main()

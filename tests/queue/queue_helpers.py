@@ -1,0 +1,125 @@
+"""Stand-ins the queue tests inject, and the worker/claimer processes they run.
+
+`fake_grade` has the grader's signature and returns a result of the judge's
+shape; what it does is read from the submission's source, so a test says
+what should happen in the submission itself:
+
+    "AC" / "WA" / ...      that verdict, at once
+    "sleep:S:VERDICT"      grade for S seconds, then that verdict
+    "raise:MESSAGE"        the grader refuses it (e.g. unknown language)
+    "box:S:VERDICT"        hold a box of the pool for S seconds
+
+Every call appends `start ID PID` and `end ID PID` lines to $FAKE_GRADE_LOG
+when it is set, so a test can see who graded what and when.
+
+Run as a script (`python queue_helpers.py worker URL ...` or `claim URL ...`)
+it is a worker process or a bare claiming process for the multi-process
+tests.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import orjson
+
+
+def _log(event: str, submission_id: str) -> None:
+    path = os.environ.get("FAKE_GRADE_LOG")
+    if path:
+        with open(path, "a") as out:
+            out.write(f"{event} {submission_id} {os.getpid()}\n")
+
+
+def fake_grade(problem_dir, source_path, language=None, time_limit=None, pool=None,
+               submission_id=None, progress=None) -> dict:
+    text = Path(source_path).read_text().strip()
+    _log("start", submission_id)
+    verdict = text
+    if text.startswith("raise:"):
+        _log("end", submission_id)
+        raise ValueError(text.split(":", 1)[1])
+    if text.startswith(("sleep:", "box:")):
+        kind, seconds, verdict = text.split(":", 2)
+        if kind == "box":
+            with pool.box():
+                time.sleep(float(seconds))
+        else:
+            time.sleep(float(seconds))
+    _log("end", submission_id)
+    return {"submission": submission_id, "problem": Path(problem_dir).name,
+            "language": language or "python3", "verdict": verdict, "score": None,
+            "max_score": None, "time_limit": time_limit or 1.0,
+            "compile": {"status": "OK", "message": ""},
+            "tests": [{"name": "secret/1", "verdict": verdict, "cpu_time": 0.0,
+                       "wall_time": 0.0, "memory_peak": 0, "score": None, "message": ""}]}
+
+
+def run_worker(args) -> None:
+    import logging
+
+    from judge.queue import open_queue
+    from judge.worker import Worker, WorkerConfig, install_signal_handlers
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    pool = None
+    if args.boxes:
+        from rustbox import BoxPool
+        pool = BoxPool([int(b) for b in args.boxes.split(",")])
+    config = WorkerConfig(worker_id=args.worker_id, parallel=args.parallel,
+                          problems_dir=Path(args.problems) if args.problems else None,
+                          lease=args.lease, grace=args.grace, poll=0.2)
+    stop, abort = threading.Event(), threading.Event()
+    install_signal_handlers(stop, abort)
+    queue = open_queue(args.url)
+    stats = Worker(queue, fake_grade, config, pool).run(stop, abort)
+    if pool is not None:
+        pool.close()
+    queue.close()
+    print(orjson.dumps(stats.__dict__).decode(), flush=True)
+
+
+def run_claimer(args) -> None:
+    """Claim and complete until the queue stays empty; print what was claimed."""
+    from judge.queue import open_queue
+
+    queue = open_queue(args.url)
+    while args.go and not os.path.exists(args.go):   # all start together
+        time.sleep(0.005)
+    claimed = []
+    while True:
+        claim = queue.claim(args.worker_id, lease=60, block=0.5)
+        if claim is None:
+            break
+        claimed.append(claim.submission.id)
+        queue.complete(claim, {"verdict": "AC", "worker": args.worker_id})
+    queue.close()
+    print(orjson.dumps(claimed).decode(), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="what", required=True)
+    w = sub.add_parser("worker")
+    w.add_argument("url")
+    w.add_argument("--worker-id", required=True)
+    w.add_argument("--parallel", type=int, default=1)
+    w.add_argument("--lease", type=float, default=30.0)
+    w.add_argument("--grace", type=float, default=60.0)
+    w.add_argument("--problems")
+    w.add_argument("--boxes", help="comma-separated box ids: grade with a real BoxPool")
+    c = sub.add_parser("claim")
+    c.add_argument("url")
+    c.add_argument("--worker-id", required=True)
+    c.add_argument("--go", help="start claiming once this file exists")
+    args = parser.parse_args()
+    (run_worker if args.what == "worker" else run_claimer)(args)
+
+
+if __name__ == "__main__":
+    main()
