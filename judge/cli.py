@@ -1,0 +1,252 @@
+"""The `judge` command: run one submission, verify a package; maps errors to exits.
+
+Exit status: 0 success (run: graded, whatever the verdict; verify: every
+submission got its promised verdict), 1 verify found a mismatch, 2 bad
+input or a judge/sandbox failure (one line on stderr, no traceback).
+The queue's commands (submit, worker, result) come from judge/queue_cli.py
+when it is there.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from .errors import JudgeError
+from .grader import resolve_time_limit
+from .verdicts import AC, NAMES
+
+EXIT_MISMATCH, EXIT_ERROR = 1, 2
+_STYLE = {"AC": "green", "WA": "red", "TLE": "yellow", "MLE": "magenta", "OLE": "magenta",
+          "RTE": "bright_red", "CE": "cyan", "JE": "bold red"}
+
+
+class JudgeGroup(click.Group):
+    """Turns the judge's and the sandbox's own errors into one line and exit 2."""
+
+    def invoke(self, ctx):
+        from rustbox.errors import RustboxError
+        try:
+            return super().invoke(ctx)
+        except (JudgeError, RustboxError) as exc:
+            click.echo(f"judge: error: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("judge: interrupted", err=True)
+            ctx.exit(130)
+
+
+def parse_boxes(text: str | None) -> list[int] | None:
+    """'800-803' or '800,802' (or a mix) -> box ids; None -> one per core."""
+    if not text:
+        return None
+    ids: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                low, high = (int(x) for x in part.split("-", 1))
+                if low > high:
+                    raise ValueError
+                ids.extend(range(low, high + 1))
+            else:
+                ids.append(int(part))
+        except ValueError:
+            raise click.BadParameter(f"{text!r} (expected e.g. 0-3 or 0,2,5)", param_hint="--boxes") from None
+    return ids
+
+
+def _pool(boxes: str | None):
+    from rustbox import BoxPool
+    return BoxPool(parse_boxes(boxes))
+
+
+def _languages(path: Path | None):
+    from .languages import load_languages
+    return load_languages(path)
+
+
+def _json(data) -> str:
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+
+
+def _fmt_time(seconds: float) -> str:
+    return f"{seconds:.3f}s"
+
+
+def _fmt_mem(size: int) -> str:
+    return f"{size / (1 << 20):.1f}MiB"
+
+
+def _styled(verdict: str) -> str:
+    return f"[{_STYLE.get(verdict, 'white')}]{verdict}[/]"
+
+
+def _test_table(result: dict):
+    from rich.table import Table
+    scoring = result.get("max_score") is not None
+    table = Table(title=f"{result['problem']}: {result['language']}, time limit {result['time_limit']:g} s",
+                  title_justify="left")
+    table.add_column("test")
+    table.add_column("verdict")
+    table.add_column("cpu", justify="right")
+    table.add_column("wall", justify="right")
+    table.add_column("memory", justify="right")
+    if scoring:
+        table.add_column("score", justify="right")
+    table.add_column("message", overflow="fold")
+    for test in result["tests"]:
+        row = [test["name"], _styled(test["verdict"]), _fmt_time(test["cpu_time"]),
+               _fmt_time(test["wall_time"]), _fmt_mem(test["memory_peak"])]
+        if scoring:
+            row.append(f"{test['score']:g}" if test["score"] is not None else "")
+        row.append(test["message"][:200])
+        table.add_row(*row)
+    return table
+
+
+@click.group(cls=JudgeGroup)
+def main() -> None:
+    """Grade submissions against Kattis / ICPC problem packages in rustbox boxes."""
+
+
+@main.command()
+@click.argument("problem_dir", metavar="PROBLEM", type=click.Path(path_type=Path))
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("--lang", "language", metavar="L", help="Language id (default: from the file ending).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Seconds per test (default: problem.yaml, else 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print only the final JSON.")
+@click.option("--boxes", metavar="IDS", help="Box ids to use, e.g. 0-3 (default: one per core).")
+@click.option("--languages", "languages_file", type=click.Path(path_type=Path), metavar="FILE",
+              help="A TOML file of languages merged over the built-in table.")
+def run(problem_dir, submission, language, time_limit, as_json, boxes, languages_file):
+    """Grade SUBMISSION against the problem package PROBLEM."""
+    from rich.console import Console
+    from .grader import grade_submission
+    from .problem import load_problem
+
+    problem = load_problem(problem_dir)
+    table = _languages(languages_file)
+    console = Console(stderr=False, highlight=False)
+    err = Console(stderr=True, highlight=False)
+    if not as_json:
+        for warning in problem.warnings:
+            err.print(f"[yellow]warning:[/] {warning}")
+        limit, source = resolve_time_limit(problem, time_limit)
+        console.print(f"time limit {limit:g} s (from the {source})")
+    pool = _pool(boxes)
+    try:
+        if as_json or not console.is_terminal:
+            if not as_json:
+                def progress(event, data):
+                    if event == "compiled":
+                        console.print(f"compile: {data['compile']['status']}")
+            else:
+                progress = None
+            result = grade_submission(problem, submission, language, time_limit, pool=pool,
+                                      progress=progress, languages=table)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("compiling", total=len(problem.tests()))
+
+                def progress(event, data):
+                    if event == "compiled":
+                        bar.update(task, description="testing")
+                    elif event == "test":
+                        bar.update(task, completed=data["done"],
+                                   description=f"testing ({data['test']['name']}: {data['test']['verdict']})")
+                result = grade_submission(problem, submission, language, time_limit, pool=pool,
+                                          progress=progress, languages=table)
+    finally:
+        pool.close()
+    if as_json:
+        click.echo(_json(result))
+        return
+    if result["compile"]["message"]:
+        console.print(f"[bold]compiler says[/] ({result['compile']['status']}):")
+        console.print(result["compile"]["message"], markup=False)
+    if result["tests"]:
+        console.print(_test_table(result))
+    score = ""
+    if result["max_score"] is not None:
+        score = f", score {result['score']:g} of {result['max_score']:g}"
+    console.print(f"verdict: {_styled(result['verdict'])} ({NAMES[result['verdict']]}){score}")
+    click.echo(_json(result))
+
+
+@main.command()
+@click.argument("problem_dir", metavar="PROBLEM", type=click.Path(path_type=Path))
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Seconds per test (default: problem.yaml, else derived from the accepted runs).")
+@click.option("--boxes", metavar="IDS", help="Box ids to use, e.g. 0-3 (default: one per core).")
+@click.option("--languages", "languages_file", type=click.Path(path_type=Path), metavar="FILE",
+              help="A TOML file of languages merged over the built-in table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
+def verify(problem_dir, time_limit, boxes, languages_file, as_json):
+    """Grade every submissions/<expected>/ entry of PROBLEM and check its verdict."""
+    from rich.console import Console
+    from .problem import load_problem
+    from .verify import submissions_to_check, verify as run_verify
+
+    problem = load_problem(problem_dir)
+    table = _languages(languages_file)
+    console = Console(highlight=False)
+    if not submissions_to_check(problem):
+        raise JudgeError(f"{problem.path / 'submissions'}: no submissions to verify")
+    if not as_json:
+        for warning in problem.warnings:
+            console.print(f"[yellow]warning:[/] {warning}", style=None)
+        console.print(f"verifying {problem.short_name} ({problem.format_version}, {problem.type}, "
+                      f"{len(problem.tests())} tests)")
+
+    def on_time_limit(seconds, how):
+        if as_json:
+            click.echo(orjson.dumps({"time_limit": seconds, "how": how}).decode())
+        else:
+            console.print(f"time limit {seconds:g} s ({how})")
+
+    def on_result(check):
+        if as_json:
+            click.echo(orjson.dumps({"submission": str(check.submission), "expected": check.expected,
+                                     "ok": check.ok, "result": check.result}).decode())
+            return
+        score = ""
+        if check.result["max_score"] is not None:
+            score = f" score {check.result['score']:g}/{check.result['max_score']:g}"
+        mark = "[green]ok[/]      " if check.ok else "[bold red]MISMATCH[/]"
+        name = f"{check.directory}/{check.submission.name}"
+        console.print(f"  {mark} {name:<40} expected {_styled(check.expected):<14} got "
+                      f"{_styled(check.got):<14}{score}  slowest test {check.slowest:.3f}s", soft_wrap=True)
+        if not check.ok:
+            bad = next((t for t in check.result["tests"] if t["verdict"] != AC), None)
+            detail = check.result["compile"]["message"] if check.got == "CE" else (
+                f"{bad['name']}: {bad['message']}" if bad else "")
+            if detail:
+                console.print(f"      {detail[:300]}", markup=False, soft_wrap=True)
+
+    pool = _pool(boxes)
+    try:
+        checks = run_verify(problem, pool, time_limit, table, on_result, on_time_limit)
+    finally:
+        pool.close()
+    bad = [c for c in checks if not c.ok]
+    if not as_json:
+        console.print(f"{len(checks) - len(bad)} of {len(checks)} submissions got their expected verdict"
+                      + ("" if not bad else f"; {len(bad)} did not"))
+    sys.exit(EXIT_MISMATCH if bad else 0)
+
+
+try:
+    from .queue_cli import COMMANDS
+except ImportError:
+    COMMANDS = []
+for _command in COMMANDS:
+    main.add_command(_command)
+
+
+__all__ = ["main", "parse_boxes"]
