@@ -38,10 +38,13 @@ def read_text(path: str) -> str:
         raise CgroupError(f"cannot read {path}: {e.strerror}") from None
 
 
-def write_text(path: str, value: str | int) -> None:
+def write_text(path: str, value: str | int, owned: bool = True) -> None:
     """One write() of the whole value, as cgroupfs expects. O_TRUNC is
-    accepted by cgroupfs and keeps a plain file (simulated tree) exact."""
-    check_owned(path)
+    accepted by cgroupfs and keeps a plain file (simulated tree) exact.
+    owned=False is for the one file outside our sub-tree we may write: the
+    v2 root's cgroup.subtree_control, and only to add a missing controller."""
+    if owned:
+        check_owned(path)
     data = str(value).encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)

@@ -18,10 +18,10 @@ MOUNTINFO = "/proc/self/mountinfo"
 DEFAULT_ROOT = "/sys/fs/cgroup"
 
 
-def _mounts(mountinfo: str = MOUNTINFO) -> list[tuple[str, str, set[str]]]:
+def _mounts() -> list[tuple[str, str, set[str]]]:
     """(mount point, fstype, super options) of every mount."""
     found = []
-    with open(mountinfo) as f:
+    with open(MOUNTINFO) as f:
         for line in f:
             left, _, right = line.partition(" - ")
             fields, tail = left.split(), right.split()
@@ -32,10 +32,10 @@ def _mounts(mountinfo: str = MOUNTINFO) -> list[tuple[str, str, set[str]]]:
     return found
 
 
-def _v2_controllers(root: str, mountinfo: str = MOUNTINFO) -> list[str] | None:
+def _v2_controllers(root: str) -> list[str] | None:
     """Controllers of the cgroup2 mount at `root`, or None when root is not one."""
     real = os.path.realpath(root)
-    if not any(point == real and fstype == "cgroup2" for point, fstype, _ in _mounts(mountinfo)):
+    if not any(point == real and fstype == "cgroup2" for point, fstype, _ in _mounts()):
         return None
     try:
         with open(os.path.join(real, "cgroup.controllers")) as f:
@@ -44,11 +44,11 @@ def _v2_controllers(root: str, mountinfo: str = MOUNTINFO) -> list[str] | None:
         return []
 
 
-def _v1_mounts(root: str, mountinfo: str = MOUNTINFO) -> dict[str, str]:
+def _v1_mounts(root: str) -> dict[str, str]:
     """controller -> its v1 mount point, for controllers mounted at root/<name>
     (root/cpu may be a symlink to a joint cpu,cpuacct mount)."""
     points = {}
-    mounts = _mounts(mountinfo)
+    mounts = _mounts()
     for controller in V1_CONTROLLERS:
         real = os.path.realpath(os.path.join(root, controller))
         for point, fstype, options in mounts:

@@ -81,26 +81,22 @@ class V2BoxCgroup(BoxCgroup):
             raise HostSetupError(f"cgroup v2 controllers {', '.join(absent)} are not available "
                                  f"at {self.root} (see cgroup.controllers)")
         # The root's subtree_control is not ours: write only what is missing.
-        self._enable_controllers(self.root, check=False)
+        self._enable_controllers(self.root, owned=False)
         self._make(self.parent)
-        self._enable_controllers(self.parent, check=True)
+        self._enable_controllers(self.parent, owned=True)
         self._make(self.path)
 
-    def _enable_controllers(self, directory: str, check: bool) -> None:
+    def _enable_controllers(self, directory: str, owned: bool) -> None:
         path = os.path.join(directory, "cgroup.subtree_control")
         enabled = _files.read_text(path).split()
         for controller in NEEDED:
             if controller in enabled:
                 continue
-            if check:
-                _files.write_text(path, f"+{controller}")
-                continue
             try:
-                with open(path, "w") as f:
-                    f.write(f"+{controller}")
-            except OSError as e:
-                raise HostSetupError(f"cannot enable +{controller} in {path}: {e.strerror} "
-                                     "(a process in the root cgroup's children may block it)") from None
+                _files.write_text(path, f"+{controller}", owned=owned)
+            except CgroupError as e:
+                raise HostSetupError(f"{e} (on v2 a cgroup with processes in it cannot "
+                                     "enable controllers for its children)") from None
 
     def _make(self, path: str) -> None:
         _files.check_owned(path)

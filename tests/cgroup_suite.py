@@ -1,0 +1,156 @@
+"""The one adapter test-suite every cgroup version must pass.
+
+Test modules import these functions (`from tests.cgroup_suite import *`)
+and provide a `harness` fixture; the suite never names a version. A harness
+has:
+
+    cg                      the BoxCgroup under test, created (box 900-909)
+    limit_files(limits)     {file: text} the kernel should hold after apply(),
+                            in the version's own syntax
+    read(file)              a file of the box, stripped
+    reset()                 cg.reset() (plus, on a simulated tree, the kernel's
+                            reaction to it)
+    busy(seconds)           a CPU busy loop in the box -> CPU seconds it measured
+    touch(mib)              a program touching `mib` MiB in the box -> Outcome
+    try_fork()              True when fork() succeeded inside the box
+    daemon()                a double-forked daemon in the box -> its pid
+    alive(pid)              the pid exists and is not a zombie
+    removed()               no directory of the box is left
+    cpu_slack               CPU the cgroup may charge on top of the loop (exec
+                            and exit of the program), seconds
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from rustbox.limits import Limits
+
+MiB = 1 << 20
+# Usage is charged in batches of up to 256 KiB per CPU (HOST-NOTES).
+CHARGE_BATCH = 256 * 1024 * (os.cpu_count() or 1)
+
+
+@dataclass
+class Outcome:
+    exit_code: int | None
+    signal: int | None
+
+
+def test_create_is_idempotent_and_join_fds_are_cached(harness):
+    harness.cg.create()
+    fds = harness.cg.join_fds()
+    assert fds == harness.cg.join_fds()
+    for fd in fds:
+        assert fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
+        # Cloexec: a join fd must not leak into the program after execve.
+        assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+
+
+# Applied in this order on one cgroup: up, down, unlimited, and back, so the
+# memory+swap ordering rule of v1 is exercised in both directions.
+LIMIT_SEQUENCE = [
+    Limits(mem=64 * MiB, processes=1),
+    Limits(mem=512 * MiB, swap=64 * MiB, processes=10, cpu_shares=512, cpus=1.5),
+    Limits(mem=16 * MiB, processes=3, cpu_shares=2, cpus=0.25),
+    Limits(mem=None, processes=None, cpu_shares=262144),
+    Limits(mem=32 * MiB, swap=8 * MiB, processes=2),
+]
+
+
+def test_limits_are_written_in_the_versions_syntax(harness):
+    for limits in LIMIT_SEQUENCE:
+        harness.cg.apply(limits)
+        expected = harness.limit_files(limits)
+        assert {name: harness.read(name) for name in expected} == expected, limits
+
+
+def test_cpu_time_of_a_busy_loop(harness):
+    harness.cg.apply(Limits(processes=1))
+    harness.reset()
+    assert harness.cg.cpu_time() == 0.0
+    measured = harness.busy(0.3)
+    assert measured >= 0.3
+    cpu = harness.cg.cpu_time()
+    assert measured <= cpu <= measured + harness.cpu_slack
+    assert harness.cg.stats().cpu_time == pytest.approx(cpu, abs=1e-3)
+
+
+def test_memory_peak_of_touching_32_mib(harness):
+    harness.cg.apply(Limits(mem=256 * MiB, processes=1))
+    harness.reset()
+    outcome = harness.touch(32)
+    assert outcome == Outcome(0, None)
+    stats = harness.cg.stats()
+    assert 32 * MiB <= stats.memory_peak <= 34 * MiB
+    assert stats.oom_kills == 0
+
+
+def test_oom_kill_is_counted(harness):
+    harness.cg.apply(Limits(mem=16 * MiB, processes=1))
+    harness.reset()
+    outcome = harness.touch(64)
+    assert outcome.signal == 9
+    stats = harness.cg.stats()
+    assert stats.oom_kills == 1
+    assert stats.memory_peak <= 16 * MiB + CHARGE_BATCH
+
+
+def test_reset_gives_fresh_counters_on_a_reused_cgroup(harness):
+    # isolate reports the first run's OOM and peak in every later run.
+    harness.cg.apply(Limits(mem=16 * MiB, processes=1))
+    harness.reset()
+    assert harness.touch(64).signal == 9
+    harness.busy(0.05)
+    assert harness.cg.stats().oom_kills == 1
+
+    harness.cg.apply(Limits(mem=None, processes=1))
+    harness.reset()
+    stats = harness.cg.stats()
+    assert stats.oom_kills == 0
+    assert stats.cpu_time == 0.0
+    assert stats.memory_peak < 1 * MiB
+    assert harness.touch(2) == Outcome(0, None)
+    stats = harness.cg.stats()
+    assert stats.oom_kills == 0
+    assert 2 * MiB <= stats.memory_peak <= 4 * MiB
+
+
+def test_pids_max_stops_fork(harness):
+    harness.cg.apply(Limits(processes=1))
+    harness.reset()
+    assert harness.try_fork() is False
+    harness.cg.apply(Limits(processes=4))
+    assert harness.try_fork() is True
+
+
+def test_kill_all_kills_a_double_forked_daemon(harness):
+    harness.cg.apply(Limits(processes=8))
+    harness.reset()
+    pid = harness.daemon()
+    assert harness.alive(pid)
+    assert pid in harness.cg.pids()
+    harness.cg.kill_all()
+    assert harness.cg.pids() == []
+    assert not harness.alive(pid)
+
+
+def test_kill_all_on_an_empty_box_returns(harness):
+    harness.cg.kill_all()
+    assert harness.cg.pids() == []
+
+
+def test_destroy_removes_the_box_and_is_idempotent(harness):
+    harness.cg.join_fds()
+    harness.cg.destroy()
+    assert harness.removed()
+    harness.cg.destroy()
+    assert harness.removed()
+    harness.cg.create()
+    assert not harness.removed()
+
+
+__all__ = [name for name in dir() if name.startswith("test_")] + ["Outcome", "MiB"]
