@@ -16,8 +16,9 @@ Life of a run, as process.py drives it:
     cg.destroy()             at cleanup
 
 Added by the adapters:
-    cg.features()            {"swap_limit", "memory_peak_reset", "cpu_quota",
-                             "kill"} -> bool: what this host's version can do.
+    cg.features()            {"swap_limit", "memory_peak", "memory_peak_reset",
+                             "cpu_quota", "kill"} -> bool: what this host's
+                             version can do.
                              A missing feature degrades (see v1.py/v2.py)
                              instead of failing, and check-env can say so.
     cg.pids()                pids of every task in the box right now.

@@ -109,7 +109,9 @@ class V2BoxCgroup(BoxCgroup):
 
     def features(self) -> dict[str, bool]:
         return {"swap_limit": os.path.exists(self._file("memory.swap.max")),
-                "memory_peak_reset": self._peak_resettable,
+                "memory_peak": os.path.exists(self._file("memory.peak")),
+                "memory_peak_reset": self._peak_resettable
+                and os.path.exists(self._file("memory.peak")),
                 "cpu_quota": os.path.exists(self._file("cpu.max")),
                 "kill": os.path.exists(self._file("cgroup.kill"))}
 
@@ -143,8 +145,10 @@ class V2BoxCgroup(BoxCgroup):
 
     def _open_peak_fds(self) -> bool:
         """Open memory.peak (and memory.swap.peak) and reset them through
-        that fd; True when the kernel accepted the reset. The reset only
-        holds for reads through the same fd, so the fd is kept."""
+        that fd; False when a present file refused the reset (< 6.12). The
+        reset only holds for reads through the same fd, so the fd is kept.
+        Without memory.peak at all (< 5.19) there is nothing to reset and
+        stats() falls back to memory.current."""
         _files.close_fds(self._peak_fds.values())
         self._peak_fds = {}
         resettable = True
