@@ -38,7 +38,9 @@ import re
 import select
 import socket
 import struct
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -356,6 +358,7 @@ _SYS_SECCOMP = 317            # x86_64
 _SECCOMP_SET_MODE_FILTER = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 
 
 class CompiledFilter:
@@ -501,35 +504,104 @@ def forbidden_message(name: str | None) -> str:
     return f"forbidden system call: {name}"
 
 
+class _AuditLog:
+    """The process's one subscription to the audit "read log" netlink group.
+
+    The kernel multicasts audit records only in the initial network
+    namespace, and a socket keeps the namespace it was made in: a supervisor
+    that moved into a private netns (the box helper) passes the fd of the
+    host's netns and the socket is made there, once. Records are handed to
+    every live KillWatcher, so two watchers in one process never steal
+    each other's reports.
+    """
+
+    def __init__(self):
+        self.sock: socket.socket | None = None
+        self.tried = False
+        self.lock = threading.Lock()
+        self.watchers: "weakref.WeakSet[KillWatcher]" = weakref.WeakSet()
+
+    def open(self, host_netns: int | None) -> None:
+        with self.lock:
+            if self.tried:
+                return
+            self.tried = True
+            back = None
+            try:
+                if host_netns is not None:
+                    back = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+                    _enter_netns(host_netns)
+                sock = socket.socket(socket.AF_NETLINK,
+                                     socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                                     _NETLINK_AUDIT)
+                try:
+                    sock.bind((0, _AUDIT_NLGRP_READLOG))
+                    # Other audit traffic shares the group: room for bursts.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                except OSError:
+                    sock.close()
+                    raise
+                self.sock = sock
+            except OSError:
+                self.sock = None  # no CAP_AUDIT_READ, or no audit: /dev/kmsg only
+            finally:
+                if back is not None:
+                    _enter_netns(back)
+                    os.close(back)
+
+    def pump(self) -> None:
+        """Read every waiting record and offer the kills to the watchers."""
+        if self.sock is None:
+            return
+        with self.lock:
+            while True:
+                try:
+                    data = self.sock.recv(1 << 16)
+                except BlockingIOError:
+                    return
+                except OSError as exc:
+                    if exc.errno == errno.ENOBUFS:  # overrun while idle: go on
+                        continue
+                    return
+                offset = 0
+                while offset + 16 <= len(data):
+                    length, kind = struct.unpack_from("=IH", data, offset)
+                    if length < 16:
+                        break
+                    if kind == AUDIT_SECCOMP:
+                        record = data[offset + 16:offset + length]
+                        for watcher in list(self.watchers):
+                            watcher._offer(record)
+                    offset += (length + 3) & ~3
+
+
+def _enter_netns(fd: int) -> None:
+    if _libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+_audit_log = _AuditLog()
+
+
 class KillWatcher:
     """Collects the kernel's reports of seccomp kills for one box uid.
 
-    Open it before the program starts (it only sees later kills) and keep
-    it until the verdict is made; `syscall_name()` after a SIGSYS death.
-    Both sources are read: the audit netlink multicast group (every record,
-    but only for CAP_AUDIT_READ in the initial network namespace) and
-    /dev/kmsg (everywhere root can read it, but rate-limited by printk).
+    Open it before the program starts (it only sees later kills) and read
+    `syscall_name()` after a SIGSYS death, before `close()`. Two sources:
+    the audit netlink multicast group (every record; needs CAP_AUDIT_READ
+    and a socket made in the initial network namespace: pass `host_netns`,
+    an fd of that namespace, when the caller lives in another one) and
+    /dev/kmsg (wherever root can read it, but rate-limited by printk).
     """
 
-    def __init__(self, uid: int):
+    def __init__(self, uid: int, host_netns: int | None = None):
         self.uid = str(uid)
-        self._sock: socket.socket | None = None
         self._kmsg: int | None = None
         self._found: list[dict[str, str]] = []
-        try:
-            sock = socket.socket(socket.AF_NETLINK,
-                                 socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
-                                 _NETLINK_AUDIT)
-            try:
-                sock.bind((0, _AUDIT_NLGRP_READLOG))
-                # Other audit traffic shares the group: room for bursts.
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-            except OSError:
-                sock.close()
-                raise
-            self._sock = sock
-        except OSError:
-            pass
+        _audit_log.open(host_netns)
+        _audit_log.pump()               # records from before this run go elsewhere
+        _audit_log.watchers.add(self)
         try:
             fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             os.lseek(fd, 0, os.SEEK_END)  # only records from now on
@@ -540,47 +612,30 @@ class KillWatcher:
     @property
     def sources(self) -> list[str]:
         """Where reports can come from: 'audit-netlink', 'kmsg'."""
-        return ([s for s, on in (("audit-netlink", self._sock), ("kmsg", self._kmsg))
-                 if on is not None])
+        return ((["audit-netlink"] if _audit_log.sock is not None else [])
+                + (["kmsg"] if self._kmsg is not None else []))
 
-    def fileno_list(self) -> list[int]:
-        """The watcher's fds (the child must not inherit them: all are CLOEXEC)."""
-        fds = [self._sock.fileno()] if self._sock is not None else []
+    def _fds(self) -> list[int]:
+        fds = [_audit_log.sock.fileno()] if _audit_log.sock is not None else []
         return fds + ([self._kmsg] if self._kmsg is not None else [])
 
     def _drain(self) -> None:
-        if self._sock is not None:
-            while True:
-                try:
-                    data = self._sock.recv(1 << 16)
-                except BlockingIOError:
-                    break
-                except OSError as exc:
-                    if exc.errno == errno.ENOBUFS:  # overrun: records lost, go on
-                        continue
-                    break
-                offset = 0
-                while offset + 16 <= len(data):
-                    length, kind = struct.unpack_from("=IH", data, offset)
-                    if length < 16:
-                        break
-                    if kind == AUDIT_SECCOMP:
-                        self._keep(data[offset + 16:offset + length])
-                    offset += (length + 3) & ~3
-        if self._kmsg is not None:
-            while True:
-                try:
-                    record = os.read(self._kmsg, 8192)
-                except BlockingIOError:
-                    break
-                except OSError as exc:
-                    if exc.errno == errno.EPIPE:  # ring buffer overran us
-                        continue
-                    break
-                if b"type=1326" in record:
-                    self._keep(record)
+        _audit_log.pump()
+        if self._kmsg is None:
+            return
+        while True:
+            try:
+                record = os.read(self._kmsg, 8192)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:  # the ring buffer overran us
+                    continue
+                break
+            if b"type=1326" in record:
+                self._offer(record)
 
-    def _keep(self, raw: bytes) -> None:
+    def _offer(self, raw: bytes) -> None:
         fields = _parse_record(raw.decode("utf-8", "replace"))
         if fields is not None and fields["uid"] == self.uid:
             self._found.append(fields)
@@ -594,7 +649,6 @@ class KillWatcher:
         wins over a kill of another process of the box.
         """
         deadline = time.monotonic() + timeout
-        fds = self.fileno_list()
         while True:
             self._drain()
             if pid is not None:
@@ -604,6 +658,7 @@ class KillWatcher:
             elif self._found:
                 break
             left = deadline - time.monotonic()
+            fds = self._fds()
             if left <= 0 or not fds:
                 break
             select.select(fds, [], [], left)
@@ -613,9 +668,7 @@ class KillWatcher:
         return _syscall_label(first["arch"], int(first["syscall"]))
 
     def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        _audit_log.watchers.discard(self)
         if self._kmsg is not None:
             os.close(self._kmsg)
             self._kmsg = None
