@@ -171,10 +171,10 @@ class Runner:
         flags = ns.CLONE_NEWNS | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS
         if prepared.new_netns:
             flags |= ns.CLONE_NEWNET
-        kill_watch = None
+        kill_watch = verdict = None
         if prepared.filter is not None:
             from . import seccomp
-            kill_watch = seccomp.KillWatcher(self.box.uid)
+            kill_watch = seccomp.KillWatcher(self.box.uid, host_netns=self.host_netns)
         try:
             pid = ns.clone_process(flags)
         except OSError as exc:
@@ -197,9 +197,10 @@ class Runner:
         finally:
             os.close(setup_r)
             if kill_watch is not None:
+                # Ask before close(): the report arrives through the watcher.
+                if verdict is not None and verdict.status == SG and verdict.signal == SIGSYS:
+                    verdict.message = seccomp.forbidden_message(kill_watch.syscall_name())
                 kill_watch.close()
-        if verdict.signal == SIGSYS and kill_watch is not None:
-            verdict.message = f"forbidden system call: {kill_watch.syscall_name() or 'unknown'}"
         return verdict
 
     def _watch(self, pid: int, limits: Limits) -> Verdict:

@@ -499,8 +499,8 @@ def _syscall_label(arch_hex: str, number: int) -> str:
 
 def forbidden_message(name: str | None) -> str:
     """The verdict message for a SIGSYS death."""
-    if name is None:
-        return "killed by SIGSYS (forbidden system call; its name was not reported)"
+    if name is None:  # e.g. the program raised SIGSYS itself, or reports are off
+        return "caught fatal signal 31 (SIGSYS); the kernel reported no forbidden system call"
     return f"forbidden system call: {name}"
 
 
