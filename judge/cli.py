@@ -80,8 +80,8 @@ def _fmt_mem(size: int) -> str:
     return f"{size / (1 << 20):.1f}MiB"
 
 
-def _styled(verdict: str) -> str:
-    return f"[{_STYLE.get(verdict, 'white')}]{verdict}[/]"
+def _styled(verdict: str, width: int = 0) -> str:
+    return f"[{_STYLE.get(verdict, 'white')}]{verdict}[/]" + " " * max(0, width - len(verdict))
 
 
 def _test_table(result: dict):
@@ -220,8 +220,8 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
             score = f" score {check.result['score']:g}/{check.result['max_score']:g}"
         mark = "[green]ok[/]      " if check.ok else "[bold red]MISMATCH[/]"
         name = f"{check.directory}/{check.submission.name}"
-        console.print(f"  {mark} {name:<40} expected {_styled(check.expected):<14} got "
-                      f"{_styled(check.got):<14}{score}  slowest test {check.slowest:.3f}s", soft_wrap=True)
+        console.print(f"  {mark} {name:<40} expected {_styled(check.expected, 4)} got "
+                      f"{_styled(check.got, 4)}{score}  slowest test {check.slowest:.3f}s", soft_wrap=True)
         if not check.ok:
             bad = next((t for t in check.result["tests"] if t["verdict"] != AC), None)
             detail = check.result["compile"]["message"] if check.got == "CE" else (
