@@ -208,7 +208,7 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
         if as_json:
             click.echo(orjson.dumps({"time_limit": seconds, "how": how}).decode())
         else:
-            console.print(f"time limit {seconds:g} s ({how})")
+            console.print(f"time limit {seconds:g} s ({how})", soft_wrap=True)
 
     def on_result(check):
         if as_json:
