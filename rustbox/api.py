@@ -103,13 +103,13 @@ class Box:
         if helper is None:
             return
         if kill:
-            helper.kill()  # its box's init dies with it (PDEATHSIG), so does the program
+            helper.terminate()  # the helper ends its run cleanly and exits
         try:
             helper.stdin.close()
         except OSError:
             pass
         try:
-            helper.wait(timeout=None if kill else 30)
+            helper.wait(timeout=5 if kill else 30)
         except subprocess.TimeoutExpired:
             helper.kill()
             helper.wait()

@@ -29,9 +29,16 @@ def main(args: list[str]) -> None:
     from .session import BoxSession
     from .verdict import sandbox_failure
 
-    import prctl
     import signal
+
+    import prctl
     prctl.set_pdeathsig(signal.SIGKILL)  # never outlive the process that owns us
+
+    def stop(signum, frame):
+        # Unwinds the run in progress: its program is killed and reaped, then
+        # the box's init, so nothing is left for anyone else to clean up.
+        raise SystemExit(0)
+    signal.signal(signal.SIGTERM, stop)
     box_id, root, cg = int(args[0]), args[1] or None, args[2]
     control_in = os.fdopen(0, "rb", buffering=0)
     out = sys.stdout.buffer

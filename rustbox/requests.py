@@ -12,7 +12,7 @@ from .process import RunRequest
 OPTION_KEYS = {
     "argv": list, "stdin": str, "stdout": str, "stderr": str,
     "stderr_to_stdout": bool, "dir": list, "no_default_dirs": bool,
-    "env": (dict, list), "full_env": bool, "share_net": bool, "seccomp": str, "id": str,
+    "env": (dict, list), "full_env": bool, "share_net": bool, "seccomp": str, "id": (str, int),
 }
 
 
