@@ -21,7 +21,8 @@ import orjson
 from .queue import QueueError, Submission, new_id, open_queue, valid_id
 from .queue.base import DEFAULT_LEASE, DONE, InvalidSubmission
 from .queue.factory import DEFAULT_QUEUE_URL
-from .worker import Worker, WorkerConfig, default_worker_id, install_signal_handlers
+from .worker import (Worker, WorkerConfig, default_worker_id, install_signal_handlers,
+                     open_pool)
 
 DEFAULT_GRADER = "judge.grader:grade_submission"
 
@@ -44,23 +45,6 @@ def _open(url: str, **options):
         return open_queue(url, **options)
     except QueueError as exc:
         raise QueueCliError(str(exc)) from None
-
-
-def parse_boxes(text: str) -> list[int]:
-    """'0-3' or '0,2,5-7' -> box ids."""
-    ids: list[int] = []
-    try:
-        for part in text.split(","):
-            low, _, high = part.strip().partition("-")
-            first, last = int(low), int(high or low)
-            if first < 0 or last < first:
-                raise ValueError
-            ids.extend(range(first, last + 1))
-    except ValueError:
-        raise QueueCliError(f"invalid --boxes {text!r} (e.g. 0-3 or 0,2,5-7)") from None
-    if len(set(ids)) != len(ids):
-        raise QueueCliError(f"invalid --boxes {text!r}: a box is listed twice")
-    return ids
 
 
 def load_grader(spec: str):
@@ -134,26 +118,34 @@ def worker(queue_url, boxes, problems_dir, parallel, lease, grace, worker_id, gr
     """Consume the queue until stopped (SIGTERM: finish, then exit)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    box_ids = parse_boxes(boxes) if boxes else list(range(os.cpu_count() or 1))
+    from rustbox.batch import parse_box_ids
+    from rustbox.errors import RustboxError
+
     grade = load_grader(grader)
     try:
-        from rustbox import BoxPool
-    except ImportError as exc:
-        raise QueueCliError(f"the sandbox's BoxPool is not available: {exc}") from None
+        box_ids = parse_box_ids(boxes) if boxes else list(range(os.cpu_count() or 1))
+    except RustboxError as exc:
+        raise QueueCliError(str(exc)) from None
     config = WorkerConfig(worker_id=worker_id or default_worker_id(),
                           parallel=parallel or len(box_ids), problems_dir=problems_dir,
                           lease=lease, grace=grace)
     stop, abort = threading.Event(), threading.Event()
     install_signal_handlers(stop, abort)
     queue = _open(queue_url)
-    pool = BoxPool(box_ids)
     try:
-        stats = Worker(queue, grade, config, pool).run(stop, abort)
+        pool = open_pool(box_ids)
+    except RustboxError as exc:
+        queue.close()
+        raise QueueCliError(f"cannot open boxes {boxes or 'one per core'}: {exc}") from None
+    runner = Worker(queue, grade, config, pool)
+    try:
+        stats = runner.run(stop, abort)
         queue.retire(config.worker_id)
     except QueueError as exc:
         raise QueueCliError(str(exc)) from None
     finally:
-        pool.close()
+        # Submissions given back mid-run: end their programs now.
+        pool.close(kill=runner.stats.interrupted)
         queue.close()
     logging.getLogger("judge.worker").info(
         "worker %s stopped: %d done, %d failed, %d returned to the queue",

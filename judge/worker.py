@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .errors import JudgeError
 from .queue.base import (DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, Claim, Queue,
                          QueueError)
 
@@ -96,6 +97,7 @@ class WorkerStats:
     failed: int = 0
     duplicates: int = 0     # graded, but another worker had stored the result first
     released: int = 0
+    interrupted: bool = False   # gave submissions back mid-grading (abort or grace over)
 
 
 class Worker:
@@ -104,6 +106,10 @@ class Worker:
         self.stats = WorkerStats()
         self._held: dict[str, Claim] = {}
         self._lock = threading.Lock()
+        # Set once held claims were given back: a grading thread still
+        # running must not store what it finds after that (its boxes are
+        # about to be killed under it).
+        self._abandoned = threading.Event()
 
     # -- the loop ---------------------------------------------------------
     def run(self, stop: threading.Event, abort: threading.Event | None = None) -> WorkerStats:
@@ -175,6 +181,8 @@ class Worker:
                     log.error("worker %s: heartbeat failed: %s", self.config.worker_id, exc)
 
     def _release_all(self) -> None:
+        self._abandoned.set()
+        self.stats.interrupted = True
         with self._lock:
             held = list(self._held.values())
             self._held.clear()
@@ -212,11 +220,22 @@ class Worker:
                 result = self.grade(problem_dir, source_path, language=sub.language,
                                     time_limit=sub.time_limit, pool=self.pool,
                                     submission_id=sub.id)
-            except Exception as exc:  # the grader's errors are about the input
-                log.debug("grader error on %s", sub.id, exc_info=True)
+            except JudgeError as exc:     # unknown language, broken package, ...
+                if self._abandoned.is_set():
+                    return
                 self._fail(claim, f"cannot grade: {exc}")
                 return
+            except Exception as exc:
+                if self._abandoned.is_set():
+                    return
+                # A retry would meet the same bug: fail it, loudly.
+                log.exception("grader crashed on %s", sub.id)
+                self._fail(claim, f"judge error on worker {cfg.worker_id}: "
+                                  f"{type(exc).__name__}: {exc}")
+                return
         finished = time.time()
+        if self._abandoned.is_set():
+            return
         record = {**result, "submission": result.get("submission", sub.id), "state": DONE,
                   "worker": cfg.worker_id, "attempt": claim.attempt,
                   "finished_at": finished,
@@ -235,6 +254,28 @@ class Worker:
         if self.queue.fail(claim, reason):
             self._count("failed")
         log.warning("submission %s failed: %s", claim.submission.id, reason)
+
+
+def open_pool(box_ids: list[int]):
+    """A rustbox.BoxPool with every box initialised from the calling thread.
+
+    A box's helper process dies with the thread that started it
+    (PDEATHSIG), so the helpers are started here, in the worker's main
+    thread, rather than in a grading thread that may end first. It also
+    means a box another process holds fails the worker at start (with
+    BoxBusyError), and a killed worker frees its boxes: the helpers die
+    with it and their flocks with them.
+    """
+    from rustbox import BoxPool
+
+    pool = BoxPool(box_ids)
+    try:
+        for box in pool.boxes:
+            box.init()
+    except BaseException:
+        pool.close()
+        raise
+    return pool
 
 
 def install_signal_handlers(stop: threading.Event, abort: threading.Event) -> None:

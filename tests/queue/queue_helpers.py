@@ -63,14 +63,13 @@ def run_worker(args) -> None:
     import logging
 
     from judge.queue import open_queue
-    from judge.worker import Worker, WorkerConfig, install_signal_handlers
+    from judge.worker import Worker, WorkerConfig, install_signal_handlers, open_pool
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     pool = None
     if args.boxes:
-        from rustbox import BoxPool
-        pool = BoxPool([int(b) for b in args.boxes.split(",")])
+        pool = open_pool([int(b) for b in args.boxes.split(",")])
     config = WorkerConfig(worker_id=args.worker_id, parallel=args.parallel,
                           problems_dir=Path(args.problems) if args.problems else None,
                           lease=args.lease, grace=args.grace, poll=0.2)
@@ -79,7 +78,7 @@ def run_worker(args) -> None:
     queue = open_queue(args.url)
     stats = Worker(queue, fake_grade, config, pool).run(stop, abort)
     if pool is not None:
-        pool.close()
+        pool.close(kill=stats.interrupted)
     queue.close()
     print(orjson.dumps(stats.__dict__).decode(), flush=True)
 
