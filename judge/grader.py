@@ -33,7 +33,7 @@ from .errors import JudgeError, ProblemError
 from .languages import LanguageTable, load_languages
 from .problem import Problem, TestCase, load_problem
 from .validators import FEEDBACK_DIR, Judgement, compare, interpret
-from .verdicts import AC, CE, JE, WA, from_status
+from .verdicts import AC, CE, JE, OLE, WA, from_status
 
 DEFAULT_TIME_LIMIT = 1.0
 # Host directories every box sees (rustbox's default rules): a package under
@@ -149,7 +149,12 @@ class Grader:
             ended = time.monotonic()
             result = TestResult(test.name, AC, verdict.cpu_time, verdict.wall_time, verdict.memory_peak,
                                 run_started=started, run_ended=ended)
-            if verdict.status != "OK":
+            if verdict.status in ("RE", "SG") and self._hit_output_limit(box.path):
+                # A runtime that ignores SIGXFSZ (CPython does) fails its write
+                # with EFBIG and dies of it: still the output limit.
+                result.verdict = OLE
+                result.message = f"wrote more than {self.problem.limits.output} MiB"
+            elif verdict.status != "OK":
                 result.verdict = from_status(verdict.status)
                 result.message = self._failure_message(verdict, box.path)
             else:
@@ -169,6 +174,16 @@ class Grader:
             with self._lock:
                 self._cut.update(t.name for t in scoring.cut_by_rejection(test))
         return result
+
+    def _hit_output_limit(self, box_dir: Path) -> bool:
+        limit = self.problem.limits.output << 20
+        for name in ("output", "error"):
+            try:
+                if os.lstat(box_dir / name).st_size >= limit:
+                    return True
+            except OSError:
+                pass
+        return False
 
     def _failure_message(self, verdict, box_dir: Path) -> str:
         if verdict.status == "XX":
