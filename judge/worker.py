@@ -173,12 +173,17 @@ class Worker:
                 held = list(self._held.values())
             for claim in held:
                 try:
-                    if not self.queue.heartbeat(claim, self.config.lease):
+                    if (not self.queue.heartbeat(claim, self.config.lease)
+                            and self._holds(claim)):     # not just completed meanwhile
                         log.warning("worker %s lost the lease on %s (another worker "
                                     "may grade it; one result is kept)",
                                     self.config.worker_id, claim.submission.id)
                 except QueueError as exc:
                     log.error("worker %s: heartbeat failed: %s", self.config.worker_id, exc)
+
+    def _holds(self, claim: Claim) -> bool:
+        with self._lock:
+            return claim.receipt in self._held
 
     def _release_all(self) -> None:
         self._abandoned.set()

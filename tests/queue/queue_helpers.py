@@ -7,7 +7,8 @@ what should happen in the submission itself:
     "AC" / "WA" / ...      that verdict, at once
     "sleep:S:VERDICT"      grade for S seconds, then that verdict
     "raise:MESSAGE"        the grader refuses it (e.g. unknown language)
-    "box:S:VERDICT"        hold a box of the pool for S seconds
+    "box:S:VERDICT"        hold a box of the pool for S seconds (S = "env":
+                           $FAKE_GRADE_HOLD, so two workers can differ)
 
 Every call appends `start ID PID` and `end ID PID` lines to $FAKE_GRADE_LOG
 when it is set, so a test can see who graded what and when.
@@ -45,6 +46,8 @@ def fake_grade(problem_dir, source_path, language=None, time_limit=None, pool=No
         raise ValueError(text.split(":", 1)[1])
     if text.startswith(("sleep:", "box:")):
         kind, seconds, verdict = text.split(":", 2)
+        if seconds == "env":
+            seconds = os.environ.get("FAKE_GRADE_HOLD", "0")
         if kind == "box":
             with pool.box():
                 time.sleep(float(seconds))
