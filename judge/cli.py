@@ -128,8 +128,11 @@ def run(problem_dir, submission, language, time_limit, as_json, boxes, languages
     from .grader import grade_submission
     from .problem import load_problem
 
+    from .build import detect_language, source_files
     problem = load_problem(problem_dir)
     table = _languages(languages_file)
+    source_files(submission)                      # fail before printing anything
+    detect_language(submission, table, language)
     console = Console(stderr=False, highlight=False)
     err = Console(stderr=True, highlight=False)
     if not as_json:

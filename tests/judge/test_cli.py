@@ -1,0 +1,82 @@
+"""The `judge` command, driven through click's CliRunner."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from judge.cli import main, parse_boxes
+
+from judge_helpers import PROBLEMS, make_package
+
+BOXES = ["--boxes", "814-815"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [*args])
+
+
+def test_run_json_prints_only_the_contract_json():
+    result = invoke("run", str(PROBLEMS / "hypot"), str(PROBLEMS / "hypot/submissions/accepted/hypot.cpp"),
+                    "--json", *BOXES)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["verdict"] == "AC" and data["language"] == "cpp" and len(data["tests"]) == 32
+
+
+def test_run_readable_output_has_a_table_then_the_json():
+    result = invoke("run", str(PROBLEMS / "distinctpair"),
+                    str(PROBLEMS / "distinctpair/submissions/wrong_answer/equal_halves.py"), *BOXES)
+    assert result.exit_code == 0, result.output
+    assert "time limit 1 s (from the problem.yaml)" in result.output
+    assert "verdict: WA (wrong answer)" in result.output
+    assert "the two numbers are equal" in result.output
+    assert json.loads(result.output[result.output.index("\n{") + 1:])["verdict"] == "WA"
+
+
+def test_verify_passes_and_derives_the_time_limit():
+    result = invoke("verify", str(PROBLEMS / "primecount"), *BOXES)
+    assert result.exit_code == 0, result.output
+    assert "time limit 1 s (derived: slowest accepted test run" in result.output
+    assert "6 of 6 submissions got their expected verdict" in result.output
+
+
+def test_verify_mismatch_exits_1(tmp_path):
+    problem = make_package(tmp_path / "p", {"data/secret/1.in": "1\n", "data/secret/1.ans": "1\n",
+                                            "submissions/accepted/wrong.py": "print(2)\n",
+                                            "submissions/wrong_answer/right.py": "print(input())\n"})
+    result = invoke("verify", str(problem), *BOXES)
+    assert result.exit_code == 1
+    assert "MISMATCH accepted/wrong.py" in result.output
+    assert "MISMATCH wrong_answer/right.py" in result.output
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    for args in (["run", str(tmp_path / "nowhere"), str(tmp_path / "x.cpp")],
+                 ["run", str(PROBLEMS / "aplusb"), str(tmp_path / "missing.cpp")],
+                 ["run", str(PROBLEMS / "aplusb"), str(PROBLEMS / "aplusb/problem.yaml")],
+                 ["run", str(PROBLEMS / "aplusb"), str(PROBLEMS / "aplusb/submissions/accepted/sum.c"),
+                  "--lang", "cobol"],
+                 ["verify", str(tmp_path)]):
+        result = invoke(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith("judge: error: ") and result.output.count("\n") == 1, result.output
+        assert "Traceback" not in result.output
+
+
+def test_broken_package_names_the_file(tmp_path):
+    problem = make_package(tmp_path / "p", {"data/secret/1.in": "1\n"})
+    result = invoke("run", str(problem), str(PROBLEMS / "aplusb/submissions/accepted/sum.py"), *BOXES)
+    assert result.exit_code == 2
+    assert result.output.strip().endswith("data/secret/1.ans: missing answer file for 1.in")
+
+
+def test_usage_errors_exit_2():
+    assert invoke("run").exit_code == 2
+    assert invoke("run", "a", "b", "--time-limit", "-1").exit_code == 2
+    assert invoke("run", "a", "b", "--boxes", "x-y").exit_code == 2
+
+
+def test_parse_boxes():
+    assert parse_boxes("800-802,805") == [800, 801, 802, 805]
+    assert parse_boxes(None) is None
