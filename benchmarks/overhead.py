@@ -1,0 +1,590 @@
+"""Per-run overhead of rustbox next to its peers, on /bin/true, and batch throughput.
+
+What is measured: the wall-clock time of one run of /bin/true as this
+(parent) process sees it, time.perf_counter() from launch to reap, through
+
+    floor    os.posix_spawn + waitpid from this process. glibc's posix_spawn
+             clones with CLONE_VM|CLONE_VFORK (no page tables copied), so
+             the size of this interpreter does not inflate the floor.
+    unshare  util-linux `unshare --net --pid --fork --mount --ipc --uts /bin/true`
+    bwrap    `bwrap --unshare-all --ro-bind / / /bin/true` (bubblewrap)
+    python   the venv's own `python -c pass`: the yardstick of the CLI
+    cli      `rustbox run --box-id 601 /bin/true`, one process per run
+    api      `box.run(["/bin/true"])` on a rustbox.Box(600) kept open
+
+Every external command is launched the same way (os.posix_spawn, stdio on
+/dev/null), so they all pay the same launch cost as the floor. The methods
+are interleaved: iteration i runs each method once, in an order rotated by
+one every iteration, so machine noise hits all of them alike. Warm-up
+iterations are run first and not counted.
+
+Then batch throughput: a JSONL file of 1000 specs of /bin/true goes through
+`rustbox batch` (a subprocess; or run_batch in this process with
+--batch-via api) over one box (600) and over two (600-601), alternately,
+repeated; runs/s = specs / wall time of the whole command, its start-up
+included. The batch's own summary rate (start-up excluded) is kept too.
+
+The table gives median, p90, mean and min per method, the ratios to the
+targets of issue 4, and everything (raw samples included) goes to --json.
+
+    .venv/bin/python benchmarks/overhead.py [--runs 200] [--json FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_JSON = REPO / "benchmarks" / "results" / "overhead.json"
+API_BOX, CLI_BOX = 600, 601
+TRUE = "/bin/true"
+
+
+class MachineLoad:
+    """CPU time the machine spent outside this process tree while we measured.
+
+    Other people's work on the host skews every figure here: /proc/stat's
+    busy time minus our own (os.times() includes reaped children, and so the
+    box helpers and everything they ran) is what the rest of the machine
+    (other processes, kernel workers) used.
+    """
+
+    def __init__(self):
+        self.busy0, self.own0, self.start = self._busy(), self._own(), time.monotonic()
+
+    @staticmethod
+    def _busy() -> float | None:
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def report(self) -> dict:
+        busy = self._busy()
+        elapsed = time.monotonic() - self.start
+        if busy is None or self.busy0 is None or elapsed <= 0:
+            return {"elapsed": elapsed, "other_cpu": None, "other_cores": None}
+        other = max(0.0, (busy - self.busy0) - (self._own() - self.own0))
+        return {"elapsed": elapsed, "other_cpu": other, "other_cores": other / elapsed}
+
+    @staticmethod
+    def note(report: dict) -> str:
+        cores = report.get("other_cores")
+        if cores is None:
+            return "machine load: unknown (/proc/stat unreadable)"
+        text = (f"machine load outside this benchmark: {cores:.2f} cores on average over "
+                f"{report['elapsed']:.0f} s")
+        if cores > 0.15:
+            text += "  -- WARNING: other work was running; figures are skewed"
+        return text
+
+class Skip(Exception):
+    """A method cannot run here (a missing tool, a failing probe); says why."""
+
+
+# -- the methods ---------------------------------------------------------------
+
+
+class Method:
+    """One way to run /bin/true; time() returns the wall seconds of one run."""
+
+    name = ""
+    label = ""
+
+    def prepare(self) -> None:
+        """Check the method works here (raise Skip with the reason if not)."""
+
+    def time(self) -> float:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class Spawn(Method):
+    """An external command, launched with os.posix_spawn and reaped with waitpid."""
+
+    def __init__(self, name: str, label: str, argv: list[str], tool: str | None = None):
+        self.name, self.label, self.argv, self.tool = name, label, argv, tool
+        self.failures = 0
+        self._devnull = None
+
+    def prepare(self) -> None:
+        tool = self.tool or self.argv[0]
+        if not Path(self.argv[0]).is_absolute():
+            found = shutil.which(self.argv[0])
+            if found is None:
+                raise Skip(f"missing tool: {tool} (not on PATH)")
+            self.argv = [found, *self.argv[1:]]
+        elif not os.access(self.argv[0], os.X_OK):
+            raise Skip(f"missing tool: {tool} ({self.argv[0]} not found)")
+        # One run with its output captured, so a failure can say why.
+        probe = subprocess.run(self.argv, capture_output=True, text=True)
+        if probe.returncode != 0:
+            detail = (probe.stderr.strip() or probe.stdout.strip()).splitlines()
+            raise Skip(f"{tool} failed (exit {probe.returncode})"
+                       + (f": {detail[-1]}" if detail else ""))
+        self._devnull = os.open(os.devnull, os.O_RDWR)
+
+    def time(self) -> float:
+        actions = [(os.POSIX_SPAWN_DUP2, self._devnull, fd) for fd in (0, 1, 2)]
+        start = time.perf_counter()
+        pid = os.posix_spawn(self.argv[0], self.argv, os.environ, file_actions=actions)
+        _, status = os.waitpid(pid, 0)
+        elapsed = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            self.failures += 1
+        return elapsed
+
+    def close(self) -> None:
+        if self._devnull is not None:
+            os.close(self._devnull)
+            self._devnull = None
+
+
+class ApiRun(Method):
+    """rustbox.Box(N) kept open; one timed call of box.run per sample."""
+
+    name = "api"
+
+    def __init__(self, box_id: int):
+        self.box_id = box_id
+        self.label = f'Box({box_id}).run(["{TRUE}"])'
+        self.box = None
+        self.failures = 0
+        self.reported_wall: list[float] = []
+        self.reported_cpu: list[float] = []
+        self.last_failure = ""
+
+    def prepare(self) -> None:
+        try:
+            import rustbox
+        except ImportError as exc:
+            raise Skip(f"cannot import rustbox: {exc}") from None
+        try:
+            self.box = rustbox.Box(self.box_id).init()
+        except rustbox.RustboxError as exc:
+            raise Skip(f"rustbox.Box({self.box_id}) failed: {exc}") from None
+        verdict = self.box.run([TRUE])
+        if verdict.status != "OK":
+            raise Skip(f"rustbox API run gave {verdict.status}: {verdict.message}")
+
+    def time(self) -> float:
+        start = time.perf_counter()
+        verdict = self.box.run([TRUE])
+        elapsed = time.perf_counter() - start
+        if verdict.status != "OK":
+            self.failures += 1
+            self.last_failure = f"{verdict.status}: {verdict.message}"
+        self.reported_wall.append(verdict.wall_time)
+        self.reported_cpu.append(verdict.cpu_time)
+        return elapsed
+
+    def close(self) -> None:
+        if self.box is not None:
+            self.box.close()
+            self.box = None
+
+
+def rustbox_cli() -> str | None:
+    """The venv's rustbox script (next to this interpreter), else the one on PATH."""
+    beside = Path(sys.executable).parent / "rustbox"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("rustbox")
+
+
+def build_methods() -> list[Method]:
+    cli = rustbox_cli() or "rustbox"
+    return [
+        Spawn("floor", "os.posix_spawn+waitpid /bin/true", [TRUE]),
+        Spawn("unshare", "unshare --net --pid --fork --mount --ipc --uts",
+              ["unshare", "--net", "--pid", "--fork", "--mount", "--ipc", "--uts", TRUE]),
+        Spawn("bwrap", "bwrap --unshare-all --ro-bind / /",
+              ["bwrap", "--unshare-all", "--ro-bind", "/", "/", TRUE]),
+        Spawn("python", "venv python -c pass", [sys.executable, "-c", "pass"]),
+        Spawn("cli", f"rustbox run --box-id {CLI_BOX} /bin/true",
+              [cli, "run", "--box-id", str(CLI_BOX), TRUE], tool="rustbox"),
+        ApiRun(API_BOX),
+    ]
+
+
+# -- statistics ----------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summarise(samples: list[float]) -> dict:
+    return {"n": len(samples), "median": statistics.median(samples),
+            "p90": percentile(samples, 0.9), "mean": statistics.fmean(samples),
+            "min": min(samples), "max": max(samples)}
+
+
+# -- the interleaved per-run measurement ---------------------------------------
+
+
+def measure_runs(methods: list[Method], runs: int, warmup: int, log) -> dict:
+    results: dict[str, dict] = {}
+    ready: list[Method] = []
+    for method in methods:
+        try:
+            method.prepare()
+            ready.append(method)
+            results[method.name] = {"label": method.label, "status": "ok", "samples": []}
+        except Skip as exc:
+            method.close()
+            results[method.name] = {"label": method.label, "status": "skipped",
+                                    "reason": str(exc)}
+            log(f"overhead: skipping {method.name}: {exc}")
+        except OSError as exc:
+            method.close()
+            results[method.name] = {"label": method.label, "status": "skipped",
+                                    "reason": f"{type(exc).__name__}: {exc}"}
+            log(f"overhead: skipping {method.name}: {exc}")
+    if not ready:
+        return results
+    log(f"overhead: {warmup} warm-up + {runs} timed iterations of {len(ready)} methods...")
+    for i in range(warmup + runs):
+        shift = i % len(ready)
+        for method in ready[shift:] + ready[:shift]:
+            elapsed = method.time()
+            if i >= warmup:
+                results[method.name]["samples"].append(elapsed)
+    for method in ready:
+        entry = results[method.name]
+        entry.update(summarise(entry["samples"]))
+        entry["failed_runs"] = getattr(method, "failures", 0)
+        if entry["failed_runs"]:
+            entry["status"] = "failed"
+            entry["reason"] = f"{entry['failed_runs']} runs did not exit 0"
+            if getattr(method, "last_failure", ""):
+                entry["reason"] += f" (last: {method.last_failure})"
+        if isinstance(method, ApiRun):
+            # Share of the parent-side time the program itself took, as the
+            # verdict reports it; the rest is request, set-up and teardown.
+            entry["reported_wall_median"] = statistics.median(method.reported_wall)
+            entry["reported_cpu_median"] = statistics.median(method.reported_cpu)
+    return results
+
+
+# -- batch throughput ----------------------------------------------------------
+
+
+def batch_once(box_ids: list[int], spec_path: Path, specs: int, via: str, cli: str | None) -> dict:
+    """One batch of `specs` /bin/true runs over box_ids; runs/s and OK count."""
+    if via == "api":
+        from rustbox.batch import run_batch
+        out, err = io.BytesIO(), io.StringIO()
+        with open(spec_path, "rb") as source:
+            start = time.perf_counter()
+            run_batch(source, box_ids, len(box_ids), "auto", out, err)
+            elapsed = time.perf_counter() - start
+        stdout, stderr = out.getvalue().decode(), err.getvalue()
+    else:
+        if cli is None:
+            raise Skip("missing tool: rustbox (not on PATH)")
+        boxes = ",".join(map(str, box_ids))
+        start = time.perf_counter()
+        proc = subprocess.run([cli, "batch", str(spec_path), "--boxes", boxes],
+                              capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+        stdout, stderr = proc.stdout, proc.stderr
+    ok = 0
+    for line in stdout.splitlines():
+        try:
+            ok += json.loads(line).get("status") == "OK"
+        except (ValueError, AttributeError):
+            pass
+    if ok != specs:
+        tail = stderr.strip().splitlines()
+        raise Skip(f"batch over {len(box_ids)} box(es): {ok}/{specs} OK"
+                   + (f" ({tail[-1]})" if tail else ""))
+    reported = None
+    match = re.search(r"in ([0-9.]+) s, ([0-9.]+)/s", stderr)
+    if match:
+        reported = float(match.group(2))
+    return {"seconds": elapsed, "rate": specs / elapsed, "reported_rate": reported}
+
+
+def measure_batch(specs: int, repeats: int, via: str, workdir: Path, log) -> dict:
+    cli = rustbox_cli()
+    spec_path = workdir / "true.jsonl"
+    with open(spec_path, "w") as f:
+        for i in range(specs):
+            f.write(json.dumps({"id": f"t{i}", "argv": [TRUE]}) + "\n")
+    layouts = {"1box": [API_BOX], "2box": [API_BOX, CLI_BOX]}
+    result: dict = {"specs": specs, "repeats": repeats, "via": via,
+                    "command": (f"rustbox batch SPEC --boxes {{ids}}" if via == "cli"
+                                else "rustbox.batch.run_batch(...) in-process")}
+    runs: dict[str, list[dict]] = {name: [] for name in layouts}
+    log(f"overhead: batch of {specs} x /bin/true, 1 box and 2 boxes, {repeats} times each...")
+    try:
+        for _ in range(repeats):
+            for name, ids in layouts.items():
+                runs[name].append(batch_once(ids, spec_path, specs, via, cli))
+    except Skip as exc:
+        result.update(status="skipped", reason=str(exc))
+        log(f"overhead: skipping batch: {exc}")
+        return result
+    result["status"] = "ok"
+    for name, items in runs.items():
+        rates = [item["rate"] for item in items]
+        reported = [item["reported_rate"] for item in items if item["reported_rate"]]
+        result[name] = {"boxes": layouts[name], "rates": rates,
+                        "rate_median": statistics.median(rates),
+                        "reported_rate_median": statistics.median(reported) if reported else None,
+                        "per_run_ms": 1000.0 / statistics.median(rates)}
+    result["ratio_2box_1box"] = result["2box"]["rate_median"] / result["1box"]["rate_median"]
+    return result
+
+
+# -- report --------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f}"
+
+
+def verdict_word(value: float | None, limit: float, higher_is_better: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    ok = value >= limit if higher_is_better else value <= limit
+    return "PASS" if ok else "FAIL"
+
+
+def ratios(results: dict, batch: dict) -> dict:
+    def median(name):
+        entry = results.get(name, {})
+        return entry.get("median") if entry.get("status") == "ok" else None
+
+    def ratio(a, b):
+        x, y = median(a), median(b)
+        return None if x is None or y is None else x / y
+
+    out = {"api_bwrap": ratio("api", "bwrap"), "cli_python": ratio("cli", "python"),
+           "batch_2box_1box": batch.get("ratio_2box_1box")}
+    floor = median("floor")
+    if floor is not None and median("api") is not None and median("bwrap") is not None:
+        out["api_bwrap_above_floor"] = (median("api") - floor) / (median("bwrap") - floor)
+    else:
+        out["api_bwrap_above_floor"] = None
+    return out
+
+
+def render(results: dict, batch: dict, rat: dict, runs: int, warmup: int,
+           notes: list[str]) -> str:
+    lines = [f"rustbox overhead: /bin/true, {runs} runs per method, interleaved round-robin "
+             f"({warmup} warm-up), wall clock per run from the parent, ms",
+             *notes,
+             "",
+             f"{'method':<8} {'how':<48} {'median':>8} {'p90':>8} {'mean':>8} {'min':>8}"]
+    for name, entry in results.items():
+        if entry["status"] == "skipped":
+            lines.append(f"{name:<8} {entry['label']:<48} {'SKIPPED: ' + entry['reason']}")
+            continue
+        row = (f"{name:<8} {entry['label']:<48} {ms(entry['median'])} {ms(entry['p90'])} "
+               f"{ms(entry['mean'])} {ms(entry['min'])}")
+        if entry["status"] == "failed":
+            row += f"   FAILED: {entry['reason']}"
+        lines.append(row)
+    api = results.get("api", {})
+    if api.get("status") == "ok":
+        lines.append(f"{'':<8} (api: program wall as reported by the verdict, median "
+                     f"{api['reported_wall_median'] * 1000:.2f} ms; cpu "
+                     f"{api['reported_cpu_median'] * 1000:.2f} ms)")
+    lines.append("")
+    if batch.get("status") == "ok":
+        lines.append(f"batch: {batch['specs']} x /bin/true via {batch['via']}, "
+                     f"median of {batch['repeats']} (runs/s, whole command timed; "
+                     f"batch's own summary rate in brackets)")
+        for name, label in (("1box", "1 box  (600)"), ("2box", "2 boxes (600-601)")):
+            b = batch[name]
+            own = (f"  [{b['reported_rate_median']:.1f}/s]"
+                   if b["reported_rate_median"] else "")
+            lines.append(f"  {label:<18} {b['rate_median']:8.1f} runs/s  "
+                         f"{b['per_run_ms']:6.2f} ms/run{own}")
+    else:
+        lines.append(f"batch: SKIPPED: {batch.get('reason', 'not run')}")
+    lines.append("")
+
+    def fmt(value):
+        return "n/a" if value is None else f"{value:.2f}"
+
+    api_bwrap = rat["api_bwrap"]
+    stretch = "n/a" if api_bwrap is None else ("met" if api_bwrap <= 0.5 else "not met")
+    lines += [
+        "ratios (medians)                      value   target",
+        f"  api / bwrap                         {fmt(api_bwrap):>5}   <= 1.0   "
+        f"{verdict_word(api_bwrap, 1.0)}  (stretch <= 0.5: {stretch})",
+        f"  (api-floor) / (bwrap-floor)         {fmt(rat['api_bwrap_above_floor']):>5}   "
+        "(information)",
+        f"  cli / python -c pass                {fmt(rat['cli_python']):>5}   <= 2.0   "
+        f"{verdict_word(rat['cli_python'], 2.0)}",
+        f"  batch 2 boxes / 1 box               {fmt(rat['batch_2box_1box']):>5}   >= 1.6   "
+        f"{verdict_word(rat['batch_2box_1box'], 1.6, higher_is_better=True)}",
+    ]
+    return "\n".join(lines)
+
+
+def git(*args: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+    except OSError:
+        return None  # no git: the report just lacks the commit
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def host_info() -> dict:
+    dirty = git("status", "--porcelain", "rustbox")
+    return {"kernel": platform.release(), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "executable": sys.executable,
+            "commit": git("rev-parse", "--short", "HEAD"),
+            "rustbox_tree_dirty": None if dirty is None else bool(dirty),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def cleanup_boxes(log) -> None:
+    cli = rustbox_cli()
+    for box_id in (API_BOX, CLI_BOX):
+        if cli is None:
+            try:
+                from rustbox.session import cleanup_box
+                cleanup_box(box_id)
+            except Exception as exc:  # noqa: BLE001 - report, never a traceback
+                log(f"overhead: cleanup of box {box_id} failed: {exc}")
+            continue
+        proc = subprocess.run([cli, "cleanup", "--box-id", str(box_id)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            log(f"overhead: cleanup of box {box_id} failed: {proc.stderr.strip()}")
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/overhead.py",
+        description="Per-run overhead of /bin/true through a bare spawn, unshare, bwrap, "
+                    "python -c pass, the rustbox CLI and the rustbox API (interleaved), "
+                    "and rustbox batch throughput over 1 and 2 boxes. Uses boxes 600-601.")
+    parser.add_argument("--runs", type=positive, default=200,
+                        help="timed runs per method (default 200)")
+    parser.add_argument("--warmup", type=int, default=10,
+                        help="untimed warm-up iterations first (default 10)")
+    parser.add_argument("--batch-specs", type=positive, default=1000,
+                        help="spec lines per batch (default 1000)")
+    parser.add_argument("--batch-repeats", type=positive, default=3,
+                        help="batches per layout, median kept (default 3)")
+    parser.add_argument("--batch-via", choices=("cli", "api"), default="cli",
+                        help="`rustbox batch` subprocess (default) or run_batch in-process")
+    parser.add_argument("--no-batch", action="store_true", help="skip the batch measurement")
+    parser.add_argument("--keep-env", action="store_true",
+                        help="keep PYTHONDONTWRITEBYTECODE if set (default: drop it, so the "
+                             "Python commands use cached bytecode as an installed package does)")
+    parser.add_argument("--json", default=str(DEFAULT_JSON),
+                        help=f"write results here (default {DEFAULT_JSON.relative_to(REPO)})")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.warmup < 0:
+        print("overhead: error: --warmup must not be negative", file=sys.stderr)
+        return 2
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    # With PYTHONDONTWRITEBYTECODE set, every `rustbox run` recompiles the
+    # rustbox sources (~25 ms here): measure what an installed package costs.
+    bytecode_env = os.environ.get("PYTHONDONTWRITEBYTECODE")
+    if bytecode_env is not None and not args.keep_env:
+        del os.environ["PYTHONDONTWRITEBYTECODE"]
+    methods = build_methods()
+    machine = MachineLoad()
+    batch: dict = {"status": "skipped", "reason": "--no-batch"}
+    try:
+        try:
+            results = measure_runs(methods, args.runs, args.warmup, log)
+        finally:
+            for method in methods:
+                method.close()  # frees box 600 for the batch
+        if not args.no_batch:
+            with tempfile.TemporaryDirectory(prefix="rustbox-bench-") as workdir:
+                batch = measure_batch(args.batch_specs, args.batch_repeats, args.batch_via,
+                                      Path(workdir), log)
+    except KeyboardInterrupt:
+        log("overhead: interrupted")
+        cleanup_boxes(log)
+        return 130
+    finally:
+        for method in methods:
+            method.close()
+    cleanup_boxes(log)
+    load = machine.report()
+
+    rat = ratios(results, batch)
+    notes = []
+    if bytecode_env is not None:
+        notes.append("(PYTHONDONTWRITEBYTECODE was set: "
+                     + ("kept, so rustbox run recompiles its sources on every run)"
+                        if args.keep_env else "dropped for the commands run, "
+                        "so they use cached bytecode; --keep-env keeps it)"))
+    print(render(results, batch, rat, args.runs, args.warmup, notes))
+    print(MachineLoad.note(load), flush=True)
+    report = {"benchmark": "overhead", "host": host_info(), "machine_load": load,
+              "settings": {"runs": args.runs, "warmup": args.warmup,
+                           "PYTHONDONTWRITEBYTECODE": (os.environ.get("PYTHONDONTWRITEBYTECODE")
+                                                       if args.keep_env else None),
+                           "floor": "os.posix_spawn + waitpid from the benchmark process "
+                                    "(glibc: clone CLONE_VM|CLONE_VFORK)",
+                           "external_launch": "os.posix_spawn, stdio on /dev/null"},
+              "methods": results, "batch": batch, "ratios": rat,
+              "targets": {"api_bwrap": 1.0, "api_bwrap_stretch": 0.5, "cli_python": 2.0,
+                          "batch_2box_1box": 1.6}}
+    try:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=1) + "\n")
+        log(f"overhead: results written to {path}")
+    except OSError as exc:
+        log(f"overhead: error: cannot write {args.json}: {exc.strerror or exc}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
