@@ -129,17 +129,18 @@ class BoxDir:
         """Remove everything in /box without following links the program left."""
         fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
-            for entry in os.scandir(fd):
-                _remove_entry(fd, entry.name)
+            _empty_tree(fd)
         finally:
             os.close(fd)
 
     def remove(self) -> None:
-        if self.home.exists():
-            import shutil  # lazy: shutil pulls in bz2/lzma, too big for the box helper
-            # rmtree is fd-based on Linux: a symlink in the box is unlinked,
-            # never followed (shutil.rmtree.avoids_symlink_attacks).
-            shutil.rmtree(self.home)
+        if self.home.is_dir() and not self.home.is_symlink():
+            fd = os.open(self.home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                _empty_tree(fd)
+            finally:
+                os.close(fd)
+            os.rmdir(self.home)
 
     def install_file(self, host_path: str, inside: str) -> None:
         """Copy a host file into the box unless an identical copy is there."""
@@ -161,16 +162,52 @@ class BoxDir:
         os.utime(target, (source.st_atime, source.st_mtime))
 
 
-def _remove_entry(dir_fd: int, name: str) -> None:
-    st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    if stat.S_ISDIR(st.st_mode):
-        sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
-        try:
-            os.chmod(sub, 0o700)  # the program may have made it unwritable
-            for entry in os.scandir(sub):
-                _remove_entry(sub, entry.name)
-        finally:
-            os.close(sub)
-        os.rmdir(name, dir_fd=dir_fd)
-    else:
-        os.unlink(name, dir_fd=dir_fd)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _empty_tree(top_fd: int) -> None:
+    """Delete everything below the directory open at top_fd.
+
+    The program chose this tree: links are unlinked, never followed (every
+    open is O_NOFOLLOW relative to its parent's fd), and the walk is a loop
+    with one open directory at a time, so a tree thousands of levels deep
+    (easy to make with mkdir+chdir) neither overflows Python's recursion
+    limit nor the fd limit. No box process runs meanwhile (we hold the
+    box lock and its cgroup is empty), so going back up by ".." is safe.
+    """
+    fd = os.dup(top_fd)
+    pending = [_unlink_files(fd)]     # per level: subdirectories left to remove
+    names: list[str] = []             # the path from top_fd down to fd
+    try:
+        while True:
+            if pending[-1]:
+                name = pending[-1].pop()
+                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                names.append(name)
+                pending.append(_unlink_files(fd))
+                continue
+            pending.pop()
+            if not names:
+                return
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_files(dir_fd: int) -> list[str]:
+    """Unlink every non-directory in dir_fd; return the subdirectories' names."""
+    # The program may have made the directory unreadable or unwritable.
+    os.chmod(dir_fd, 0o700)
+    subdirs = []
+    with os.scandir(dir_fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=dir_fd)
+    return subdirs
