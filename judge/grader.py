@@ -167,7 +167,7 @@ class Grader:
                     result.message = judgement.message
                     if self.problem.scoring:
                         result.score = scoring.test_score(test, result.verdict, judgement.score)
-            box.clear()
+            # No clear here: the next borrower empties the box before use.
         if self.problem.scoring and result.score is None:
             result.score = scoring.test_score(test, result.verdict, None)
         if result.verdict != AC:
