@@ -89,7 +89,7 @@ def _test_table(result: dict):
     scoring = result.get("max_score") is not None
     table = Table(title=f"{result['problem']}: {result['language']}, time limit {result['time_limit']:g} s",
                   title_justify="left")
-    table.add_column("test")
+    table.add_column("test", no_wrap=True)
     table.add_column("verdict")
     table.add_column("cpu", justify="right")
     table.add_column("wall", justify="right")
@@ -133,7 +133,9 @@ def run(problem_dir, submission, language, time_limit, as_json, boxes, languages
     table = _languages(languages_file)
     source_files(submission)                      # fail before printing anything
     detect_language(submission, table, language)
-    console = Console(stderr=False, highlight=False)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=120)     # a pipe or a file: room for the table
     err = Console(stderr=True, highlight=False)
     if not as_json:
         for warning in problem.warnings:
