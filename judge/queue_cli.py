@@ -148,8 +148,9 @@ def worker(queue_url, boxes, problems_dir, parallel, lease, grace, worker_id, gr
         pool.close(kill=runner.stats.interrupted)
         queue.close()
     logging.getLogger("judge.worker").info(
-        "worker %s stopped: %d done, %d failed, %d returned to the queue",
-        config.worker_id, stats.done, stats.failed, stats.released)
+        "worker %s stopped: %d done, %d failed, %d graded but stored first by another "
+        "worker, %d returned to the queue", config.worker_id, stats.done, stats.failed,
+        stats.duplicates, stats.released)
 
 
 @click.command()

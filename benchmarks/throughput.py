@@ -1,0 +1,205 @@
+"""Queue throughput: N submissions through each backend with 1 and 2 workers.
+
+For every backend (sqlite: a fresh file; redis: a private redis-server on
+loopback with AOF fsync on every write, see judge/queue/localredis.py) and
+every worker count, a fresh queue gets N submissions enqueued up front;
+then `judge worker` processes start (disjoint boxes from 830 up, one box
+per core in total unless --boxes-per-worker says otherwise) and the clock
+runs from their launch (start-up included) until the last result is
+stored. It prints submissions/s and tests/s (test runs per second, summed
+over the results).
+
+By default every submission is the same accepted file of one small problem.
+--mix cycles through every file under submissions/ of every package in
+testdata/problems instead (mixed verdicts and languages), and --check
+verifies, per run, that every submission has exactly one result, that no
+worker graded one twice, and that each result equals what `judge run --json`
+prints for its file (measured times and memory aside): issue 6's acceptance.
+
+The machine is shared: the CPU that other processes used while a run went
+on is printed next to it ("other load", in cores).
+
+    .venv/bin/python benchmarks/throughput.py [-n 40] [--problem aplusb]
+        [--submission accepted/sum.c] [--mix] [--check] [--backends sqlite,redis]
+        [--workers 1,2] [--boxes-per-worker K] [--json FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import re
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from judge.queue import DONE, Submission, new_id, open_queue  # noqa: E402
+from judge.queue.localredis import LocalRedis  # noqa: E402
+
+PROBLEMS = REPO / "testdata" / "problems"
+DEFAULT_JSON = REPO / "benchmarks" / "results" / "throughput.json"
+FIRST_BOX, CHECK_BOXES = 830, "838-839"
+MEASURED = {"cpu_time", "wall_time", "memory_peak"}
+ADDED_BY_WORKER = {"submission", "state", "worker", "attempt", "finished_at", "timings"}
+_STOPPED = re.compile(r"stopped: (\d+) done, (\d+) failed, (\d+) graded but stored first")
+
+
+def comparable(result: dict) -> dict:
+    out = {k: v for k, v in result.items() if k not in ADDED_BY_WORKER}
+    out["tests"] = [{k: v for k, v in t.items() if k not in MEASURED} for t in result["tests"]]
+    return out
+
+
+def cases(args) -> list[tuple[str, Path]]:
+    """(problem name, source file) of each submission, N of them."""
+    if args.mix:
+        files = sorted((pkg.name, f) for pkg in PROBLEMS.iterdir()
+                       for f in (pkg / "submissions").glob("*/*") if f.is_file())
+    else:
+        files = [(args.problem, PROBLEMS / args.problem / "submissions" / args.submission)]
+    return list(itertools.islice(itertools.cycle(files), args.n))
+
+
+def judge_run(problem: str, source: Path) -> dict:
+    out = subprocess.run([sys.executable, "-m", "judge", "run", str(PROBLEMS / problem),
+                          str(source), "--json", "--boxes", CHECK_BOXES],
+                         cwd=REPO, capture_output=True, check=True)
+    return orjson.loads(out.stdout)
+
+
+def busy_jiffies() -> int:
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4]           # minus idle and iowait
+
+
+def own_cpu() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def one_run(url: str, workers: int, boxes_per_worker: int, work, expected, tmp: Path) -> dict:
+    queue = open_queue(url)
+    subs = []
+    for problem, source in work:
+        sub = Submission(new_id(), problem, source.read_text(), source.name)
+        queue.enqueue(sub)
+        subs.append((sub, problem, source))
+    ticks = os.sysconf("SC_CLK_TCK")
+    busy0, own0 = busy_jiffies(), own_cpu()
+    started = time.monotonic()
+    procs = []
+    for i in range(workers):
+        first = FIRST_BOX + i * boxes_per_worker
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "judge", "worker", "--queue", url, "--problems",
+             str(PROBLEMS), "--boxes", f"{first}-{first + boxes_per_worker - 1}",
+             "--worker-id", f"bench-{i}"],
+            cwd=REPO, stderr=open(tmp / f"worker-{i}.err", "wb")))
+    records = [queue.wait_result(sub.id, timeout=3600, poll=0.05) for sub, _, _ in subs]
+    wall = time.monotonic() - started
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    codes = [proc.wait(120) for proc in procs]
+    other = ((busy_jiffies() - busy0) / ticks - (own_cpu() - own0)) / wall
+    logs = "".join((tmp / f"worker-{i}.err").read_text() for i in range(workers))
+    counts = [tuple(int(x) for x in m) for m in _STOPPED.findall(logs)]
+    tests = sum(len(r["tests"]) for r in records if r and r.get("tests"))
+    verdicts: dict[str, int] = {}
+    for r in records:
+        verdicts[r["verdict"]] = verdicts.get(r["verdict"], 0) + 1
+    report = {"workers": workers, "boxes_per_worker": boxes_per_worker,
+              "submissions": len(subs), "tests": tests, "wall": wall,
+              "submissions_per_s": len(subs) / wall, "tests_per_s": tests / wall,
+              "grading_median": statistics.median(r["timings"]["grading"] for r in records),
+              "other_load_cores": max(other, 0.0), "verdicts": verdicts,
+              "worker_exit_codes": codes}
+    if expected is not None:
+        stored = {e.id for e in queue.list(limit=len(subs) + 10) if e.state == DONE}
+        mismatches = [(sub.id, problem, source.name) for (sub, problem, source), r
+                      in zip(subs, records) if comparable(r) != expected[(problem, source)]]
+        report["check"] = {
+            "one_result_each": stored == {sub.id for sub, _, _ in subs}
+                               and len(counts) == workers
+                               and sum(c[0] for c in counts) == len(subs),
+            "graded_twice": sum(c[2] for c in counts),
+            "mismatches": mismatches}
+    queue.close()
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=40, help="submissions per run")
+    parser.add_argument("--problem", default="aplusb")
+    parser.add_argument("--submission", default="accepted/sum.c")
+    parser.add_argument("--mix", action="store_true", help="every submission file, cycled")
+    parser.add_argument("--check", action="store_true",
+                        help="compare each result to `judge run --json`")
+    parser.add_argument("--backends", default="sqlite,redis")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--boxes-per-worker", type=int, default=None,
+                        help="default: one box per core over all workers")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    args = parser.parse_args()
+
+    work = cases(args)
+    expected = None
+    if args.check:
+        distinct = sorted(set(work))
+        print(f"judge run --json on {len(distinct)} distinct files ...", flush=True)
+        expected = {case: comparable(judge_run(*case)) for case in distinct}
+    cores = os.cpu_count() or 1
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="throughput-") as tmp_name:
+        tmp = Path(tmp_name)
+        for backend in args.backends.split(","):
+            for workers in (int(w) for w in args.workers.split(",")):
+                per_worker = args.boxes_per_worker or max(1, cores // workers)
+                run_dir = tmp / f"{backend}-{workers}"
+                run_dir.mkdir()
+                if backend == "redis":
+                    with LocalRedis(run_dir / "redis") as server:
+                        report = one_run(server.url, workers, per_worker, work, expected,
+                                         run_dir)
+                else:
+                    report = one_run(f"sqlite://{run_dir}/queue.db", workers, per_worker,
+                                     work, expected, run_dir)
+                report["backend"] = backend
+                reports.append(report)
+                print_row(report)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_bytes(orjson.dumps({"argv": sys.argv[1:], "cores": cores,
+                                        "runs": reports}, option=orjson.OPT_INDENT_2))
+    print(f"(raw figures in {args.json})")
+    if any(r.get("check") and (r["check"]["mismatches"] or not r["check"]["one_result_each"])
+           for r in reports):
+        sys.exit(1)
+
+
+def print_row(r: dict) -> None:
+    line = (f"{r['backend']:<7} workers {r['workers']} x {r['boxes_per_worker']} box(es): "
+            f"{r['submissions']} submissions, {r['tests']} tests in {r['wall']:.1f} s = "
+            f"{r['submissions_per_s']:.2f} submissions/s, {r['tests_per_s']:.0f} tests/s "
+            f"(median grading {r['grading_median']:.2f} s; other load "
+            f"{r['other_load_cores']:.2f} cores)")
+    if "check" in r:
+        c = r["check"]
+        line += (f"\n        check: one result each {'yes' if c['one_result_each'] else 'NO'}, "
+                 f"graded twice {c['graded_twice']}, "
+                 f"different from judge run: {len(c['mismatches'])} {c['mismatches'][:3]}")
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
