@@ -23,11 +23,14 @@ KNOWN_VERSIONS = {"legacy", "legacy-icpc", "2023-07-draft", "2023-07", "draft"}
 PASS_FAIL, SCORING = "pass-fail", "scoring"
 GROUP_FILES = ("testdata.yaml", "test_group.yaml")
 UNSUPPORTED_TYPES = {"interactive", "multi-pass", "submit-answer"}
+# The default grader's flags (scoring.py gives them meaning).
+GRADER_FLAGS = ("worst_error", "first_error", "always_accept", "sum", "avg", "min", "max",
+                "ignore_sample", "accept_if_any_accepted")
 
 _PROBLEM_KEYS = {"problem_format_version", "type", "name", "uuid", "version", "author", "source",
                  "source_url", "license", "rights_owner", "limits", "validation", "validator_flags",
                  "grading", "keywords", "credits", "languages", "allow_file_writing", "constants",
-                 "embargo_until", "keywords"}
+                 "embargo_until"}
 _GROUP_KEYS = {"on_reject", "grading", "grader_flags", "input_validator_flags", "output_validator_flags",
                "output_validator_args", "input_validator_args", "accept_score", "reject_score", "range",
                "scoring", "full_feedback", "hint", "description", "static_validation", "args"}
@@ -265,6 +268,9 @@ def _group_settings(path: Path, data: dict, parent: GroupSettings, draft: bool, 
             values["range"], values["has_range"] = (low, high), True
         elif key == "grader_flags":
             values["grader_flags"] = _args(path, key, value)
+            unknown = [f for f in values["grader_flags"] if f not in GRADER_FLAGS]
+            if unknown:
+                raise ProblemError(path, f"grader_flags: unknown flag {unknown[0]!r}")
         elif key == "grading":
             if value not in ("default", None):
                 raise ProblemError(path, "grading: custom graders are not supported by this judge")

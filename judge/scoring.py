@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .problem import TestCase, TestGroup
+from .problem import GRADER_FLAGS, TestCase, TestGroup
 from .verdicts import AC, worst
 
 VERDICT_MODES = ("worst_error", "first_error", "always_accept")
 SCORE_MODES = ("sum", "avg", "min", "max")
-FLAGS = VERDICT_MODES + SCORE_MODES + ("ignore_sample", "accept_if_any_accepted")
+FLAGS = GRADER_FLAGS
 
 
 @dataclass

@@ -180,3 +180,8 @@ def test_our_packages_load():
         assert problem.tests(), name
     aplusb = load_problem(os.path.join(root, "aplusb"))
     assert len(aplusb.tests()) >= 100 and not math.isnan(aplusb.limits.time_limit)
+
+
+def test_unknown_grader_flag_is_named(tmp_path):
+    with pytest.raises(ProblemError, match="secret/testdata.yaml: grader_flags: unknown flag 'median'"):
+        load_problem(package(tmp_path, {"data/secret/testdata.yaml": "grader_flags: median\n"}))
