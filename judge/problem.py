@@ -389,10 +389,14 @@ def load_problem(path: Path | str) -> Problem:
     if not validators:
         try:
             parse_flags(flags)
-            for group in root.groups():
-                parse_flags(flags + group.settings.output_validator_args)
         except FlagError as exc:
-            raise ProblemError(yaml_path, f"validator flags: {exc}") from None
+            raise ProblemError(yaml_path, f"validator_flags: {exc}") from None
+        for group in root.groups():
+            try:
+                parse_flags(flags + group.settings.output_validator_args)
+            except FlagError as exc:
+                where = next((group.path / n for n in GROUP_FILES if (group.path / n).is_file()), yaml_path)
+                raise ProblemError(where, f"output validator flags: {exc}") from None
     return problem
 
 
