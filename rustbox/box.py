@@ -11,6 +11,7 @@ The cgroups are `rustbox/box-N` under each controller (cgroups/).
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import stat
@@ -143,23 +144,63 @@ class BoxDir:
             os.rmdir(self.home)
 
     def install_file(self, host_path: str, inside: str) -> None:
-        """Copy a host file into the box unless an identical copy is there."""
-        target = self.path / inside.lstrip("/")
+        """Copy a host file into the box unless an identical copy is there.
+
+        We run as root and the box's contents are the program's: each
+        directory on the way is opened from its parent with O_NOFOLLOW, and a
+        link (or file) in the way is replaced by a real directory, so a link
+        an earlier run left (`/box/build -> /etc`) can never send this copy
+        outside the box. Set-uid/gid bits are not copied.
+        """
+        parts = [part for part in inside.split("/") if part not in ("", ".")]
+        if not parts or ".." in parts:
+            raise UsageError(f"cannot place {inside!r} in the box")
         source = os.stat(host_path)
+        dir_fd = os.open(self.path, _DIR_FLAGS)
         try:
-            there = os.stat(target, follow_symlinks=False)
-            if (stat.S_ISREG(there.st_mode) and there.st_size == source.st_size
-                    and int(there.st_mtime) == int(source.st_mtime)):
-                return
-        except FileNotFoundError:
-            pass
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink() or target.exists():
-            target.unlink()  # never write through a link the program left
-        import shutil
-        shutil.copyfile(host_path, target)
-        os.chmod(target, stat.S_IMODE(source.st_mode) | 0o444)
-        os.utime(target, (source.st_atime, source.st_mtime))
+            for part in parts[:-1]:
+                dir_fd = _enter_subdir(dir_fd, part)
+            name = parts[-1]
+            try:
+                there = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                if (stat.S_ISREG(there.st_mode) and there.st_size == source.st_size
+                        and int(there.st_mtime) == int(source.st_mtime)):
+                    return
+                if stat.S_ISDIR(there.st_mode):
+                    raise UsageError(f"cannot place {inside!r} in the box: "
+                                     "a directory of that name is there")
+                os.unlink(name, dir_fd=dir_fd)   # never write through a link
+            except FileNotFoundError:
+                pass
+            out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                          | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+            try:
+                with open(host_path, "rb") as src:
+                    while os.sendfile(out, src.fileno(), None, 1 << 24):
+                        pass
+                os.fchmod(out, (stat.S_IMODE(source.st_mode) & 0o777) | 0o444)
+                os.utime(out, (source.st_atime, source.st_mtime))
+            finally:
+                os.close(out)
+        finally:
+            os.close(dir_fd)
+
+
+def _enter_subdir(dir_fd: int, name: str) -> int:
+    """Open (making it if needed) the real directory `name`; closes dir_fd."""
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        os.mkdir(name, 0o755, dir_fd=dir_fd)
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        os.unlink(name, dir_fd=dir_fd)   # a link or a file where a directory goes
+        os.mkdir(name, 0o755, dir_fd=dir_fd)
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    os.close(dir_fd)
+    return fd
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

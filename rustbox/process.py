@@ -94,7 +94,15 @@ class Runner:
         self.keep_init = keep_init
         self.pid_ns = PidNamespace()
         self._filters: dict[str, object] = {}
-        self._applied: Limits | None = None
+        # The limits in the box cgroups now, remembered across processes
+        # (a CLI run with the same limits as the last one writes nothing).
+        self._applied_file = box.home / "limits.applied"
+        self._applied = None
+        if cgroup.stateless_apply:
+            try:
+                self._applied = self._applied_file.read_text()
+            except OSError:
+                pass
 
     def close(self) -> None:
         self.pid_ns.stop()
@@ -126,9 +134,13 @@ class Runner:
         argv[0] = self._place_program(argv[0])
         rules = mounts.merge_rules([] if request.no_default_dirs else mounts.default_rules(),
                                    list(request.dirs))
-        if request.limits != self._applied:  # ~0.3 ms of cgroup writes saved per run
+        wanted = repr(request.limits)
+        if wanted != self._applied:  # ~0.3 ms of cgroup writes saved per run
+            self._applied = None
+            self._applied_file.unlink(missing_ok=True)
             self.cgroup.apply(request.limits)
-            self._applied = request.limits
+            self._applied_file.write_text(wanted)
+            self._applied = wanted
         self.cgroup.reset()
         return _Prepared(argv=argv, env=request.environment(), rules=rules,
                          filter=self._filter(request.seccomp),

@@ -29,9 +29,15 @@ def _cgroup_for(box: BoxDir, cg: str):
     return cgroup, marker
 
 
+def _forget_limits(box: BoxDir) -> None:
+    """A (re)created cgroup has the kernel's defaults, not our last limits."""
+    (box.home / "limits.applied").unlink(missing_ok=True)
+
+
 def _initialise(box: BoxDir, cg: str):
     cgroup, marker = _cgroup_for(box, cg)
     box.create()
+    _forget_limits(box)
     cgroup.create()
     marker.write_text(cgroup.version + "\n")
     return cgroup
@@ -75,7 +81,9 @@ class BoxSession:
         try:
             if self.box.initialised and (self.box.home / "cgroup").exists():
                 self.cgroup, _ = _cgroup_for(self.box, self.cg)
-                self.cgroup.create()
+                if not self.cgroup.exists():
+                    _forget_limits(self.box)
+                    self.cgroup.create()
             else:
                 self.cgroup = _initialise(self.box, self.cg)
             host_netns = None

@@ -26,6 +26,7 @@ Added by the adapters:
 """
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -41,6 +42,17 @@ class CgroupStats:
 
 class BoxCgroup(ABC):
     version: str = "?"    # "v1" or "v2"
+    # True when reset()/stats() need nothing remembered from apply() in this
+    # process: the runner may then skip apply() when another process already
+    # put the same limits in place.
+    stateless_apply: bool = False
+
+    def exists(self) -> bool:
+        """Whether the box's cgroups are all there."""
+        return all(os.path.isdir(path) for path in self.cgroup_dirs())
+
+    @abstractmethod
+    def cgroup_dirs(self) -> list[str]: ...
 
     @abstractmethod
     def create(self) -> None: ...

@@ -4,17 +4,17 @@ Owns everything v1-specific: limit file names and syntax, the memsw
 ordering rule, counter resets, freezing to kill, and the fds kept open for
 the hot paths (cpuacct.usage polling, joining by cgroup.procs).
 
-cgroupspy gives typed access to the memory/cpu/cpuacct files (limits and
-counters); it has no pids or freezer classes, and it opens a file on every
-access, so those files and the hot paths use our own fds. Nodes are built
-by hand (never `Tree()`) so nothing outside our sub-tree is ever walked.
+cgroupspy gives typed access to the memory/cpu limit files; it has no
+pids or freezer classes, and it opens a file on every access, so those
+files and the per-run paths (reset, polling, stats, kill) use plain file
+I/O and fds of our own. It is imported on the first apply() only: a run
+with the limits already in place never pays for it. Nodes are built by
+hand (never `Tree()`) so nothing outside our sub-tree is ever walked.
 """
 from __future__ import annotations
 
 import os
 import signal
-
-from cgroupspy.nodes import Node
 
 from ..errors import CgroupError
 from ..limits import Limits
@@ -37,6 +37,10 @@ class V1BoxCgroup(BoxCgroup):
     """One box's cgroups on a v1 (or hybrid) host."""
 
     version = "v1"
+    stateless_apply = True
+
+    def cgroup_dirs(self) -> list[str]:
+        return list(self.paths.values())
 
     def __init__(self, box_id: int, root: str = "/sys/fs/cgroup"):
         self.box_id = int(box_id)
@@ -44,7 +48,7 @@ class V1BoxCgroup(BoxCgroup):
         self.name = _files.box_name(self.box_id)
         self.paths = {c: os.path.join(self.root, c, _files.PARENT_NAME, self.name)
                       for c in CONTROLLERS}
-        self._nodes = {c: self._node(c) for c in ("memory", "cpu", "cpuacct")}
+        self._nodes: dict | None = None
         self._join_fds: list[int] | None = None
         self._usage_fd: int | None = None
         self._oom_baseline = 0
@@ -52,15 +56,17 @@ class V1BoxCgroup(BoxCgroup):
         self._has_memsw = os.path.exists(os.path.join(self.root, "memory",
                                                       "memory.memsw.limit_in_bytes"))
 
-    def _node(self, controller: str) -> Node:
+    def _node(self, controller: str):
+        from cgroupspy.nodes import Node
         top = Node(self.root.encode())
         ctrl = Node(controller.encode(), parent=top)
         parent = Node(_files.PARENT_NAME.encode(), parent=ctrl)
         return Node(self.name.encode(), parent=parent)
 
-    @property
-    def _memory(self):
-        return self._nodes["memory"].controller
+    def _controller(self, name: str):
+        if self._nodes is None:
+            self._nodes = {c: self._node(c) for c in ("memory", "cpu")}
+        return self._nodes[name].controller
 
     def _file(self, controller: str, name: str) -> str:
         return os.path.join(self.paths[controller], name)
@@ -83,7 +89,7 @@ class V1BoxCgroup(BoxCgroup):
 
     def apply(self, limits: Limits) -> None:
         self._apply_memory(limits)
-        cpu = self._nodes["cpu"].controller
+        cpu = self._controller("cpu")
         try:
             cpu.shares = limits.cpu_shares or DEFAULT_SHARES
             cpu.cfs_period_us = CFS_PERIOD_US
@@ -96,7 +102,7 @@ class V1BoxCgroup(BoxCgroup):
                           "max" if limits.processes is None else limits.processes)
 
     def _apply_memory(self, limits: Limits) -> None:
-        memory = self._memory
+        memory = self._controller("memory")
         swap = limits.swap or 0
         if swap and not self._has_memsw:
             raise CgroupError("--swap needs swap accounting (memory.memsw.* missing): "
@@ -130,13 +136,13 @@ class V1BoxCgroup(BoxCgroup):
             # this run's peak (the watermark resets to current usage). A few
             # hundred KiB are always left; reclaiming them costs ~0.7 ms a run.
             self._force_empty()
-        memory = self._memory
-        try:
-            memory.max_usage_in_bytes = 0
-            if self._has_memsw:
-                memory.memsw_max_usage_in_bytes = 0
-        except OSError as e:
-            raise CgroupError(f"cannot reset memory peak in {self.paths['memory']}: {e.strerror}") from None
+        _files.write_text(self._file("memory", "memory.max_usage_in_bytes"), 0)
+        if self._has_memsw:
+            _files.write_text(self._file("memory", "memory.memsw.max_usage_in_bytes"), 0)
+            # Read back rather than remembered: apply() may have run in
+            # another process (the limits are kept between runs).
+            self._swap_applied = (self._read_int("memory.memsw.limit_in_bytes")
+                                  > self._read_int("memory.limit_in_bytes"))
         _files.write_text(self._file("cpuacct", "cpuacct.usage"), 0)
         self._oom_baseline = self._oom_kill_count()
 
@@ -163,14 +169,17 @@ class V1BoxCgroup(BoxCgroup):
         text = _files.read_text(self._file("memory", "memory.oom_control"))
         return _files.keyed_value(text, "oom_kill")
 
+    def _read_int(self, name: str) -> int:
+        return int(_files.read_text(self._file("memory", name)))
+
     def stats(self) -> CgroupStats:
-        memory = self._memory
-        peak = memory.memsw_max_usage_in_bytes if self._swap_applied else memory.max_usage_in_bytes
-        return CgroupStats(cpu_time=self.cpu_time(), memory_peak=int(peak or 0),
+        peak = self._read_int("memory.memsw.max_usage_in_bytes" if self._swap_applied
+                              else "memory.max_usage_in_bytes")
+        return CgroupStats(cpu_time=self.cpu_time(), memory_peak=peak,
                            oom_kills=self._oom_kill_count() - self._oom_baseline)
 
     def _usage(self) -> int:
-        return int(_files.read_text(self._file("memory", "memory.usage_in_bytes")))
+        return self._read_int("memory.usage_in_bytes")
 
     def _empty(self) -> bool:
         # The hot-path check (every run, twice): every task joins the freezer

@@ -72,6 +72,9 @@ class V2BoxCgroup(BoxCgroup):
     def _file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
+    def cgroup_dirs(self) -> list[str]:
+        return [self.path]
+
     # -- life cycle -------------------------------------------------------
 
     def create(self) -> None:

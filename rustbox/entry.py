@@ -1,0 +1,46 @@
+"""The `rustbox` executable: errors to exit statuses, and the fast way into `run`.
+
+Exit status: 0 verdict OK (or a verb that succeeded), 1 the program failed
+(RE SG TO ML OL), 2 the sandbox failed (XX) or the command line was wrong,
+130 interrupted. Every error is one line on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def guarded(action) -> int:
+    """Run action() -> exit status, turning every error into one stderr line."""
+    from .errors import RustboxError
+    try:
+        return action()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except RustboxError as exc:
+        return _say(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return _say("interrupted", 130, prefix="rustbox: ")
+    except OSError as exc:
+        return _say(str(exc), 2)
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        if os.environ.get("RUSTBOX_DEBUG"):
+            raise
+        return _say(f"internal error: {type(exc).__name__}: {exc} "
+                    "(set RUSTBOX_DEBUG=1 for a traceback)", 2)
+
+
+def _say(message: str, status: int, prefix: str = "rustbox: error: ") -> int:
+    sys.stderr.write(prefix + message + "\n")
+    return status
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        from . import run_command
+        values = run_command.parse_fast(argv[1:])
+        if values is not None:
+            sys.exit(guarded(lambda: run_command.run(values)))
+    from .cli import cli
+    sys.exit(cli(argv))

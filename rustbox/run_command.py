@@ -1,0 +1,130 @@
+"""`rustbox run`: its options as one table, and the run itself.
+
+The table feeds two front-ends: the click command in cli.py (help, error
+messages, every odd case) and `parse_fast()`, a small parser for the
+ordinary well-formed command line that lets `rustbox run` start without
+importing click (a third of the CLI's start-up). Anything parse_fast does
+not fully understand goes to click, so the behaviour is click's.
+"""
+from __future__ import annotations
+
+import sys
+
+# (flag, kind, default, help); kind: "value", "flag" (boolean) or "multi" (repeatable)
+RUN_OPTIONS = (
+    ("--box-id", "value", "0", "Box number (0-999)."),
+    ("--time", "value", None, "CPU time limit, seconds."),
+    ("--wall-time", "value", None, "Wall clock limit (default 2*time+1)."),
+    ("--extra-time", "value", None, "Grace before the kill, seconds."),
+    ("--mem", "value", None, "Memory limit of the box (e.g. 64M)."),
+    ("--swap", "value", None, "Swap allowed on top of --mem (default 0)."),
+    ("--processes", "value", None, "Max processes+threads (default 1)."),
+    ("--cpu-shares", "value", None, "Relative CPU weight."),
+    ("--cpus", "value", None, "Hard CPU quota in cores."),
+    ("--fsize", "value", None, "Largest file the program may write."),
+    ("--stack", "value", None, "Stack size (or 'unlimited')."),
+    ("--open-files", "value", None, "Max open files (default 64)."),
+    ("--stdin", "value", None, "File inside the box for stdin."),
+    ("--stdout", "value", None, "File inside the box for stdout."),
+    ("--stderr", "value", None, "File inside the box for stderr."),
+    ("--stderr-to-stdout", "flag", False, "Send stderr to stdout."),
+    ("--dir", "multi", (), "HOST[:INSIDE][:rw|:ro|:noexec|:tmp|:maybe|:force] mount rule."),
+    ("--no-default-dirs", "flag", False, "Drop the default mount rules."),
+    ("--env", "multi", (), "KEY=VALUE for the program."),
+    ("--full-env", "flag", False, "Pass rustbox's whole environment."),
+    ("--share-net", "flag", False, "Keep the host's network namespace."),
+    ("--seccomp", "value", "default", "off, default, strict or a policy FILE."),
+    ("--cg", "value", "auto", "cgroup version when the box is new."),
+    ("--meta", "value", None, "Also write isolate's key:value meta file here."),
+    ("--json", "value", None, "Write the verdict JSON here instead of stdout."),
+)
+
+_LIMITS = ("time", "wall_time", "extra_time", "mem", "swap", "processes", "cpu_shares",
+           "cpus", "fsize", "stack", "open_files")
+
+
+def dest(flag: str) -> str:
+    return flag[2:].replace("-", "_")
+
+
+def parse_fast(args: list[str]) -> dict | None:
+    """`run`'s arguments -> values, or None when click should handle them."""
+    kinds = {flag: kind for flag, kind, _, _ in RUN_OPTIONS}
+    values = {dest(flag): default for flag, _, default, _ in RUN_OPTIONS}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        flag, eq, inline = arg.partition("=")
+        kind = kinds.get(flag)
+        if kind is None:
+            return None  # unknown, -h, --help...: click says it properly
+        if kind == "flag":
+            if eq:
+                return None
+            values[dest(flag)] = True
+            i += 1
+            continue
+        if eq:
+            value, i = inline, i + 1
+        elif i + 1 < len(args):
+            value, i = args[i + 1], i + 2
+        else:
+            return None
+        if kind == "multi":
+            values[dest(flag)] = (*values[dest(flag)], value)
+        else:
+            values[dest(flag)] = value
+    if i >= len(args):
+        return None  # no program: click's usage error
+    values["program"], values["args"] = args[i], tuple(args[i + 1:])
+    return values
+
+
+def run(values: dict) -> int:
+    """Run the program as `values` says; print the verdict; return the exit status."""
+    from .box import box_root, check_box_id
+    from .limits import limits_from
+    from .mounts import DirRule
+    from .process import RunRequest
+    from .requests import parse_env
+    from .session import BoxSession
+
+    limits = limits_from({key: values[key] for key in _LIMITS})
+    root = str(box_root())
+    request = RunRequest(
+        argv=[values["program"], *values["args"]], limits=limits, stdin=values["stdin"],
+        stdout=values["stdout"], stderr=values["stderr"],
+        stderr_to_stdout=values["stderr_to_stdout"],
+        dirs=[DirRule.parse(text, root) for text in values["dir"]],
+        no_default_dirs=values["no_default_dirs"], env=parse_env(values["env"]),
+        full_env=values["full_env"], share_net=values["share_net"], seccomp=values["seccomp"])
+    terminate_cleanly()
+    with BoxSession(check_box_id(values["box_id"]), values["cg"]) as session:
+        verdict = session.run(request)
+    if values["meta"]:
+        with open(values["meta"], "w") as f:
+            f.write(verdict.to_meta())
+    data = verdict.to_json() + b"\n"
+    if values["json"]:
+        with open(values["json"], "wb") as f:
+            f.write(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    if verdict.status == "XX":
+        sys.stderr.write(f"rustbox: error: {verdict.message}\n")
+    return verdict.exit_status
+
+
+def terminate_cleanly() -> None:
+    """SIGTERM unwinds like Ctrl-C, so every box, cgroup and process is cleaned up."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
