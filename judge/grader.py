@@ -203,6 +203,12 @@ class Grader:
         answer = self.answers[test.name]
         if not self.validators:
             return compare(output, answer, self.problem.default_flags(test))
+        try:
+            return self._run_validators(box, test, output, answer)
+        finally:
+            box.clear()          # never leave an answer file behind in a box
+
+    def _run_validators(self, box, test: TestCase, output: bytes, answer: bytes) -> Judgement:
         args = list(self.problem.validator_flags + test.validator_args)
         final = Judgement(True)
         for validator in self.validators:
