@@ -55,3 +55,23 @@ def test_a_very_deep_tree_is_removed(run_box):
     proc = rustbox("cleanup", "--box-id", BOX)
     assert proc.returncode == 0, proc.stderr
     assert not BoxDir(BOX).home.exists()
+
+
+def test_a_directory_link_cannot_redirect_the_next_programs_copy(run_box, build_dir, tmp_path):
+    # Run 1 leaves /box/build -> /etc. Run 2 is `rustbox run ./build/prog`
+    # from a host directory: rustbox (root) copies prog into /box/build/.
+    victim = "rustbox-trap-victim"
+    assert not os.path.lexists(f"/etc/{victim}")
+    run = run_box("/usr/bin/python3", "-c", "import os; os.symlink('/etc', '/box/build')")
+    assert run.verdict["status"] == "OK", run
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / victim).write_bytes((build_dir / "env").read_bytes())
+    (tmp_path / "build" / victim).chmod(0o755)
+    try:
+        run = run_box(f"./build/{victim}", cwd=tmp_path)
+        assert not os.path.lexists(f"/etc/{victim}"), "the copy went through the link into /etc"
+        assert run.verdict["status"] == "OK", run
+        assert not os.path.islink(BoxDir(BOX).path / "build")
+    finally:
+        if os.path.lexists(f"/etc/{victim}"):
+            os.unlink(f"/etc/{victim}")

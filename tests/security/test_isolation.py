@@ -125,14 +125,25 @@ def test_core_dumps_are_off(run_box):
     assert not [n for n in os.listdir(BoxDir(BOX).path) if n == "core" or n.startswith("core.")]
 
 
-def test_a_setuid_root_binary_gives_no_root(run_box, build_dir):
-    binary = build_dir / "euid_setuid"
+def test_a_setuid_root_binary_in_the_box_gives_no_root(run_box, build_dir):
+    # Put there by root (rustbox itself strips the bits when it copies a
+    # program in): /box is mounted nosuid and the program has no_new_privs.
+    binary = init_box(BOX) / "euid_setuid"
     shutil.copy(build_dir / "euid", binary)
     os.chown(binary, 0, 0)
     os.chmod(binary, 0o4755)
-    run = run_box("./euid_setuid")
+    run = run_box("/box/euid_setuid")
     assert run.verdict["status"] == "OK", run
     assert f"euid {box_uid(BOX)}" in run.output
+
+
+def test_setuid_bits_are_not_copied_into_the_box(run_box, build_dir):
+    binary = build_dir / "euid_setuid"
+    shutil.copy(build_dir / "euid", binary)
+    os.chmod(binary, 0o4755)
+    run = run_box("./euid_setuid")
+    assert run.verdict["status"] == "OK", run
+    assert not os.stat(BoxDir(BOX).path / "euid_setuid").st_mode & (stat.S_ISUID | stat.S_ISGID)
 
 
 @pytest.mark.parametrize("rule", ["/etc/shadow", "/:/host", "/proc:/hostproc", "/sys:/s",
