@@ -4,6 +4,7 @@ and environment, privilege through setuid binaries.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -45,6 +46,27 @@ def test_the_hosts_loopback_is_out_of_reach(run_box):
             listener.accept()
     finally:
         listener.close()
+
+
+def test_host_ipc_and_abstract_sockets_are_out_of_reach(run_box):
+    # Neither lives in the file system: only the IPC and network namespaces
+    # keep them apart (a world-readable segment, a socket anyone may connect to).
+    libc = ctypes.CDLL(None, use_errno=True)
+    shm_id = libc.shmget(0, 4096, 0o1000 | 0o666)      # IPC_PRIVATE, IPC_CREAT
+    assert shm_id >= 0
+    name = f"rustbox-test-{os.getpid()}"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind("\0" + name)
+    listener.listen()
+    listener.setblocking(False)
+    try:
+        run = run_box("./ipc_probe", shm_id, name)
+        assert run.verdict["status"] == "OK", run
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    finally:
+        listener.close()
+        libc.shmctl(shm_id, 0, None)                     # IPC_RMID
 
 
 def test_raw_packet_and_netlink_sockets_see_nothing_of_the_host(run_box):
