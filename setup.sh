@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-need=(libcap-dev libseccomp2 bubblewrap util-linux redis-server gcc g++ make python3-venv)
+need=(libcap-dev libseccomp2 bubblewrap util-linux redis-server gcc g++ make libc6-dev libstdc++-12-dev python3-venv procps)
 command -v javac >/dev/null || need+=(default-jdk-headless)
 command -v node >/dev/null || need+=(nodejs)
 command -v rustc >/dev/null || [ -x /root/.cargo/bin/rustc ] || need+=(rustc)
