@@ -59,7 +59,8 @@ def attempt(name: str, *args: int):
     return lambda: (syscall(name, *args), 0)[1]
 
 
-def run_filtered(policy: str | seccomp.Policy | None, body, uid: int = CHILD_UID):
+def run_filtered(policy: str | seccomp.Policy | None, body, uid: int = CHILD_UID,
+                 host_netns: int | None = None):
     """Fork, drop privileges, install `policy`, run body(); -> (wait status, reported name).
 
     body returns the child's exit code (or raises: exit 120).
@@ -67,7 +68,7 @@ def run_filtered(policy: str | seccomp.Policy | None, body, uid: int = CHILD_UID
     if isinstance(policy, str) or policy is None:
         policy = seccomp.load_policy(policy or "off")
     compiled = seccomp.build_filter(policy)
-    with seccomp.KillWatcher(uid) as watcher:
+    with seccomp.KillWatcher(uid, host_netns=host_netns) as watcher:
         pid = os.fork()
         if pid == 0:
             code = 121
@@ -367,6 +368,27 @@ def test_every_kill_of_a_burst_is_named():
         assert os.WIFSIGNALED(status)
         names.append(reported)
     assert names == ["bpf"] * 25
+
+
+def test_a_supervisor_in_a_private_netns_hears_kills_through_host_netns():
+    # The box helper lives in the box's network namespace; the kernel sends
+    # audit records to the initial one only. 12 kills: more than the 10
+    # that /dev/kmsg would let through, so the netlink socket must work.
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            host = os.open("/proc/self/ns/net", os.O_RDONLY)
+            if libc.unshare(CLONE_NEWNET) != 0:
+                os._exit(3)
+            seccomp._audit_log = seccomp._AuditLog()   # as in a freshly started helper
+            names = [run_filtered("default", attempt("bpf", 5, 0, 0), host_netns=host)[1]
+                     for _ in range(12)]
+            code = 0 if names == ["bpf"] * 12 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert_exited(status, 0)
 
 
 def test_kill_reporting_is_available_here():
