@@ -60,6 +60,28 @@ def comparable(result: dict) -> dict:
     return out
 
 
+def first_difference(got, want, path: str = "") -> str | None:
+    """Where two results differ first, as 'path: got != want' (None if equal)."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        for key in sorted(set(got) | set(want)):
+            found = first_difference(got.get(key), want.get(key), f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        for i, (g, w) in enumerate(zip(got, want)):
+            found = first_difference(g, w, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return None if got == want else f"{path}: {str(got)[:80]!r} != {str(want)[:80]!r}"
+
+
+def verdicts_of(result: dict) -> tuple:
+    return result["verdict"], result.get("score"), tuple(
+        (t["name"], t["verdict"]) for t in result["tests"])
+
+
 def cases(args) -> list[tuple[str, Path]]:
     """(problem name, source file) of each submission, N of them."""
     if args.mix:
@@ -126,8 +148,11 @@ def one_run(url: str, workers: int, boxes_per_worker: int, work, expected, tmp: 
               "worker_exit_codes": codes}
     if expected is not None:
         stored = {e.id for e in queue.list(limit=len(subs) + 10) if e.state == DONE}
-        mismatches = [(sub.id, problem, source.name) for (sub, problem, source), r
-                      in zip(subs, records) if comparable(r) != expected[(problem, source)]]
+        mismatches = [{"id": sub.id, "file": f"{problem}/{source.name}",
+                       "same_verdicts": verdicts_of(r) == verdicts_of(expected[(problem, source)]),
+                       "difference": first_difference(comparable(r), expected[(problem, source)])}
+                      for (sub, problem, source), r in zip(subs, records)
+                      if comparable(r) != expected[(problem, source)]]
         report["check"] = {
             "one_result_each": stored == {sub.id for sub, _, _ in subs}
                                and len(counts) == workers
@@ -195,9 +220,12 @@ def print_row(r: dict) -> None:
             f"{r['other_load_cores']:.2f} cores)")
     if "check" in r:
         c = r["check"]
+        verdicts = sum(1 for m in c["mismatches"] if not m["same_verdicts"])
         line += (f"\n        check: one result each {'yes' if c['one_result_each'] else 'NO'}, "
-                 f"graded twice {c['graded_twice']}, "
-                 f"different from judge run: {len(c['mismatches'])} {c['mismatches'][:3]}")
+                 f"graded twice {c['graded_twice']}, different from judge run: "
+                 f"{len(c['mismatches'])} (in a verdict: {verdicts})")
+        for m in c["mismatches"][:5]:
+            line += f"\n          {m['file']} {m['difference']}"
     print(line, flush=True)
 
 
