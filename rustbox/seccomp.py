@@ -36,7 +36,6 @@ import functools
 import os
 import re
 import select
-import socket
 import struct
 import threading
 import time
@@ -45,13 +44,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-import pyseccomp
 
 from .errors import UsageError
 
+# pyseccomp is imported where libseccomp is needed (validating a policy,
+# compiling it, naming a killed call): its import runs `ldconfig` and costs
+# ~12 ms, which a `rustbox run` with a cached filter never pays.
+
 __all__ = [
     "Policy", "Rule", "ArgCheck", "CompiledFilter", "KillWatcher",
-    "load_policy", "build_filter", "install", "killed_syscall",
+    "load_policy", "build_filter", "load_filter", "install", "killed_syscall",
     "forbidden_message", "kill_reporting", "POLICY_DIR", "BUILTIN_POLICIES",
 ]
 
@@ -72,11 +74,7 @@ CONSTANTS = {
     "ADDR_COMPAT_LAYOUT": 0x0200000,
     "READ_IMPLIES_EXEC": 0x0400000,
     "PER_QUERY": 0xFFFFFFFF,
-    "AF_UNIX": socket.AF_UNIX,
-    "AF_INET": socket.AF_INET,
-    "AF_INET6": socket.AF_INET6,
-    "AF_NETLINK": socket.AF_NETLINK,
-    "AF_PACKET": socket.AF_PACKET,
+    "AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16, "AF_PACKET": 17,
     "TCGETS": 0x5401, "TCSETS": 0x5402, "TCSETSW": 0x5403, "TCSETSF": 0x5404,
     "TIOCGPGRP": 0x540F, "TIOCSTI": 0x5412, "TIOCGWINSZ": 0x5413,
     "FIONREAD": 0x541B, "TIOCLINUX": 0x541C, "FIONBIO": 0x5421,
@@ -84,10 +82,10 @@ CONSTANTS = {
     "LOW32": 0xFFFFFFFF,
 }
 
+# Comparison names -> pyseccomp's operator attribute (None: expanded by us).
 _OPS = {
-    "eq": pyseccomp.EQ, "ne": pyseccomp.NE, "lt": pyseccomp.LT,
-    "le": pyseccomp.LE, "gt": pyseccomp.GT, "ge": pyseccomp.GE,
-    "masked_eq": pyseccomp.MASKED_EQ,
+    "eq": "EQ", "ne": "NE", "lt": "LT", "le": "LE", "gt": "GT", "ge": "GE",
+    "masked_eq": "MASKED_EQ",
     "any_bits": None,  # sugar: one masked_eq rule per bit of value
 }
 _TOP_KEYS = {"description", "extends", "default_action", "rules"}
@@ -331,6 +329,7 @@ def _syscall_number(name: str) -> int | None:
     Names of calls that exist only on other architectures resolve to
     libseccomp's negative pseudo-numbers; they are accepted (and never match).
     """
+    import pyseccomp
     number = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name)
     return None if number == -1 else number
 
@@ -340,6 +339,7 @@ def _syscall_number(name: str) -> int | None:
 
 
 def _scmp_action(action: str) -> int:
+    import pyseccomp
     if action == "allow":
         return pyseccomp.ALLOW
     if action == "kill":
@@ -368,10 +368,11 @@ class CompiledFilter:
     forked child makes exactly one system call.
     """
 
-    def __init__(self, policy: Policy, bpf: bytes):
+    def __init__(self, policy: Policy | None, bpf: bytes, name: str | None = None):
         if len(bpf) % 8 or not bpf:
             raise RuntimeError("libseccomp exported a malformed BPF program")
-        self.policy = policy
+        self.policy = policy  # None when the BPF came from the disk cache
+        self.name = name or (policy.name if policy else "?")
         self.bpf = bpf
         self._buffer = ctypes.create_string_buffer(bpf, len(bpf))
         self._prog = _SockFprog(len(bpf) // 8, ctypes.addressof(self._buffer))
@@ -393,7 +394,7 @@ class CompiledFilter:
             raise OSError(err, f"seccomp(SET_MODE_FILTER): {os.strerror(err)}")
 
     def __repr__(self) -> str:
-        return f"<CompiledFilter {self.policy.name}: {self.instructions} BPF instructions>"
+        return f"<CompiledFilter {self.name}: {self.instructions} BPF instructions>"
 
 
 def install(compiled: CompiledFilter | None) -> None:
@@ -411,6 +412,7 @@ def build_filter(policy: Policy | None) -> CompiledFilter | None:
 
 @functools.lru_cache(maxsize=32)
 def _compile(policy: Policy) -> CompiledFilter:
+    import pyseccomp
     default = _scmp_action(policy.default_action)
     scmp = pyseccomp.SyscallFilter(default)
     # Only the native ABI: a 32-bit `int 0x80` call or an x32 call has other
@@ -441,6 +443,66 @@ def _compile(policy: Policy) -> CompiledFilter:
     return CompiledFilter(policy, bpf)
 
 
+def load_filter(spec: str | None, cache_dir: Path | None = None) -> CompiledFilter | None:
+    """load_policy + build_filter, the BPF kept on disk under its content's hash.
+
+    A `rustbox run` whose policy was compiled before (by any process) reads
+    the BPF back and never loads libseccomp; the key covers the policy's
+    bytes, the built-ins it may extend, this module and the libseccomp
+    library file, so any change compiles afresh.
+    """
+    if spec is None or spec == "off":
+        return None
+    key = _cache_key(spec) if cache_dir is not None else None
+    path = None if key is None else Path(cache_dir) / f"{key}.bpf"
+    if path is not None:
+        try:
+            return CompiledFilter(None, path.read_bytes(), name=Path(spec).name)
+        except (OSError, RuntimeError):
+            pass
+    compiled = build_filter(load_policy(spec))
+    if path is not None:
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(compiled.bpf)
+            os.replace(tmp, path)  # readers see a whole file or none
+        except OSError:
+            pass  # a cache, not a requirement
+    return compiled
+
+
+def _cache_key(spec: str) -> str | None:
+    import hashlib
+    digest = hashlib.sha256()
+    try:
+        raw = (POLICY_DIR / f"{spec}.json").read_bytes() if spec in BUILTIN_POLICIES \
+            else Path(spec).read_bytes()
+        for name in BUILTIN_POLICIES:
+            digest.update((POLICY_DIR / f"{name}.json").read_bytes())
+        me = os.stat(__file__)
+    except OSError:
+        return None  # load_policy reports the unreadable file
+    library = _libseccomp_identity()
+    if library is None:
+        return None
+    digest.update(raw)
+    digest.update(f"{library}|{me.st_size}|{me.st_mtime_ns}|{os.uname().machine}".encode())
+    return digest.hexdigest()
+
+
+def _libseccomp_identity() -> str | None:
+    for directory in ("/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64",
+                      "/usr/lib", "/lib64", "/lib"):
+        path = os.path.join(directory, "libseccomp.so.2")
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        return f"{os.path.realpath(path)}|{st.st_size}|{st.st_mtime_ns}"
+    return None
+
+
 class _FdFile:
     """What pyseccomp's export_bpf wants: an object with fileno()."""
 
@@ -451,9 +513,11 @@ class _FdFile:
         return self._fd
 
 
-def _expand(args: tuple[ArgCheck, ...]) -> list[list[pyseccomp.Arg]]:
+def _expand(args: tuple[ArgCheck, ...]) -> list[list]:
     """Turn checks into libseccomp argument lists; any_bits makes one per bit."""
-    fixed = [pyseccomp.Arg(a.index, _OPS[a.op], a.mask if a.op == "masked_eq" else a.value,
+    import pyseccomp
+    fixed = [pyseccomp.Arg(a.index, getattr(pyseccomp, _OPS[a.op]),
+                           a.mask if a.op == "masked_eq" else a.value,
                            a.value if a.op == "masked_eq" else 0)
              for a in args if a.op != "any_bits"]
     spread = [a for a in args if a.op == "any_bits"]
@@ -483,6 +547,7 @@ def _parse_record(text: str) -> dict[str, str] | None:
 
 def _syscall_label(arch_hex: str, number: int) -> str:
     """'ptrace', or 'getpid (i386 ABI)' for a call from a foreign ABI."""
+    import pyseccomp
     arch = int(arch_hex, 16)
     native = pyseccomp.system_arch()
     abi = ""
@@ -516,7 +581,7 @@ class _AuditLog:
     """
 
     def __init__(self):
-        self.sock: socket.socket | None = None
+        self.sock = None  # a _socket.socket once open
         self.tried = False
         self.lock = threading.Lock()
         self.watchers: "weakref.WeakSet[KillWatcher]" = weakref.WeakSet()
@@ -531,13 +596,15 @@ class _AuditLog:
                 if host_netns is not None:
                     back = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                     _enter_netns(host_netns)
-                sock = socket.socket(socket.AF_NETLINK,
-                                     socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
-                                     _NETLINK_AUDIT)
+                # The C module: `socket` itself costs a few ms to import.
+                import _socket
+                sock = _socket.socket(_socket.AF_NETLINK,
+                                      _socket.SOCK_RAW | _socket.SOCK_NONBLOCK
+                                      | _socket.SOCK_CLOEXEC, _NETLINK_AUDIT)
                 try:
                     sock.bind((0, _AUDIT_NLGRP_READLOG))
                     # Other audit traffic shares the group: room for bursts.
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 1 << 20)
                 except OSError:
                     sock.close()
                     raise
