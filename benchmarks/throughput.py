@@ -10,6 +10,9 @@ stored. It prints submissions/s and tests/s (test runs per second, summed
 over the results).
 
 By default every submission is the same accepted file of one small problem.
+--queue-only swaps the grader for one that returns at once (`noop_grade`
+below, through `judge worker --grader`): what is left is the queue's and
+the worker's own cost per submission.
 --mix cycles through every file under submissions/ of every package in
 testdata/problems instead (mixed verdicts and languages), and --check
 verifies, per run, that every submission has exactly one result, that no
@@ -17,10 +20,11 @@ worker graded one twice, and that each result equals what `judge run --json`
 prints for its file (measured times and memory aside): issue 6's acceptance.
 
 The machine is shared: the CPU that other processes used while a run went
-on is printed next to it ("other load", in cores).
+on is printed next to it ("other load", in cores), and so is the CPU the
+hypervisor gave to other guests ("stolen").
 
     .venv/bin/python benchmarks/throughput.py [-n 40] [--problem aplusb]
-        [--submission accepted/sum.c] [--mix] [--check] [--backends sqlite,redis]
+        [--submission accepted/sum.c] [--mix] [--check] [--queue-only] [--backends sqlite,redis]
         [--workers 1,2] [--boxes-per-worker K] [--json FILE]
 """
 from __future__ import annotations
@@ -58,6 +62,15 @@ def comparable(result: dict) -> dict:
     out = {k: v for k, v in result.items() if k not in ADDED_BY_WORKER}
     out["tests"] = [{k: v for k, v in t.items() if k not in MEASURED} for t in result["tests"]]
     return out
+
+
+def noop_grade(problem_dir, source_path, language=None, time_limit=None, pool=None,
+               submission_id=None, progress=None) -> dict:
+    """A grader that grades nothing (--queue-only)."""
+    return {"submission": submission_id, "problem": Path(problem_dir).name,
+            "language": language, "verdict": "AC", "score": None, "max_score": None,
+            "time_limit": time_limit or 1.0, "compile": {"status": "OK", "message": ""},
+            "tests": []}
 
 
 def first_difference(got, want, path: str = "") -> str | None:
@@ -99,9 +112,11 @@ def judge_run(problem: str, source: Path) -> dict:
     return orjson.loads(out.stdout)
 
 
-def busy_jiffies() -> int:
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(fields) - fields[3] - fields[4]           # minus idle and iowait
+def cpu_jiffies() -> tuple[int, int]:
+    """(busy, stolen) of the whole machine: user+nice+system+irq+softirq, and
+    the time the hypervisor gave to other guests (guest time is in user)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return f[0] + f[1] + f[2] + f[5] + f[6], f[7]
 
 
 def own_cpu() -> float:
@@ -110,7 +125,8 @@ def own_cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def one_run(url: str, workers: int, boxes_per_worker: int, work, expected, tmp: Path) -> dict:
+def one_run(url: str, workers: int, boxes_per_worker: int, work, expected, tmp: Path,
+            grader: list[str]) -> dict:
     queue = open_queue(url)
     subs = []
     for problem, source in work:
@@ -118,7 +134,7 @@ def one_run(url: str, workers: int, boxes_per_worker: int, work, expected, tmp: 
         queue.enqueue(sub)
         subs.append((sub, problem, source))
     ticks = os.sysconf("SC_CLK_TCK")
-    busy0, own0 = busy_jiffies(), own_cpu()
+    (busy0, steal0), own0 = cpu_jiffies(), own_cpu()
     started = time.monotonic()
     procs = []
     for i in range(workers):
@@ -126,14 +142,18 @@ def one_run(url: str, workers: int, boxes_per_worker: int, work, expected, tmp: 
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "judge", "worker", "--queue", url, "--problems",
              str(PROBLEMS), "--boxes", f"{first}-{first + boxes_per_worker - 1}",
-             "--worker-id", f"bench-{i}"],
+             "--worker-id", f"bench-{i}", *grader],
             cwd=REPO, stderr=open(tmp / f"worker-{i}.err", "wb")))
     records = [queue.wait_result(sub.id, timeout=3600, poll=0.05) for sub, _, _ in subs]
     wall = time.monotonic() - started
     for proc in procs:
         proc.send_signal(signal.SIGTERM)
     codes = [proc.wait(120) for proc in procs]
-    other = ((busy_jiffies() - busy0) / ticks - (own_cpu() - own0)) / wall
+    # Over the same span as our own CPU: until the workers were reaped.
+    span = time.monotonic() - started
+    busy1, steal1 = cpu_jiffies()
+    other = ((busy1 - busy0) / ticks - (own_cpu() - own0)) / span
+    stolen = (steal1 - steal0) / ticks / span
     logs = "".join((tmp / f"worker-{i}.err").read_text() for i in range(workers))
     counts = [tuple(int(x) for x in m) for m in _STOPPED.findall(logs)]
     tests = sum(len(r["tests"]) for r in records if r and r.get("tests"))
@@ -144,7 +164,8 @@ def one_run(url: str, workers: int, boxes_per_worker: int, work, expected, tmp: 
               "submissions": len(subs), "tests": tests, "wall": wall,
               "submissions_per_s": len(subs) / wall, "tests_per_s": tests / wall,
               "grading_median": statistics.median(r["timings"]["grading"] for r in records),
-              "other_load_cores": max(other, 0.0), "verdicts": verdicts,
+              "other_load_cores": max(other, 0.0), "stolen_cores": stolen,
+              "verdicts": verdicts,
               "worker_exit_codes": codes}
     if expected is not None:
         stored = {e.id for e in queue.list(limit=len(subs) + 10) if e.state == DONE}
@@ -171,6 +192,8 @@ def main() -> None:
     parser.add_argument("--mix", action="store_true", help="every submission file, cycled")
     parser.add_argument("--check", action="store_true",
                         help="compare each result to `judge run --json`")
+    parser.add_argument("--queue-only", action="store_true",
+                        help="a grader that returns at once: the queue's own cost")
     parser.add_argument("--backends", default="sqlite,redis")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--boxes-per-worker", type=int, default=None,
@@ -179,6 +202,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = cases(args)
+    grader = ["--grader", "benchmarks.throughput:noop_grade"] if args.queue_only else []
     expected = None
     if args.check:
         distinct = sorted(set(work))
@@ -196,15 +220,16 @@ def main() -> None:
                 if backend == "redis":
                     with LocalRedis(run_dir / "redis") as server:
                         report = one_run(server.url, workers, per_worker, work, expected,
-                                         run_dir)
+                                         run_dir, grader)
                 else:
                     report = one_run(f"sqlite://{run_dir}/queue.db", workers, per_worker,
-                                     work, expected, run_dir)
+                                     work, expected, run_dir, grader)
                 report["backend"] = backend
                 reports.append(report)
                 print_row(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_bytes(orjson.dumps({"argv": sys.argv[1:], "cores": cores,
+                                        "queue_only": args.queue_only,
                                         "runs": reports}, option=orjson.OPT_INDENT_2))
     print(f"(raw figures in {args.json})")
     if any(r.get("check") and (r["check"]["mismatches"] or not r["check"]["one_result_each"])
@@ -217,7 +242,7 @@ def print_row(r: dict) -> None:
             f"{r['submissions']} submissions, {r['tests']} tests in {r['wall']:.1f} s = "
             f"{r['submissions_per_s']:.2f} submissions/s, {r['tests_per_s']:.0f} tests/s "
             f"(median grading {r['grading_median']:.2f} s; other load "
-            f"{r['other_load_cores']:.2f} cores)")
+            f"{r['other_load_cores']:.2f} cores, stolen {r['stolen_cores']:.2f})")
     if "check" in r:
         c = r["check"]
         verdicts = sum(1 for m in c["mismatches"] if not m["same_verdicts"])

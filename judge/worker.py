@@ -187,10 +187,10 @@ class Worker:
 
     def _release_all(self) -> None:
         self._abandoned.set()
-        self.stats.interrupted = True
         with self._lock:
             held = list(self._held.values())
             self._held.clear()
+        self.stats.interrupted = bool(held)
         for claim in held:
             self._release(claim)
 

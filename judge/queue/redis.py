@@ -90,6 +90,13 @@ return 1
 """
 
 
+def _count(raw: bytes | None) -> int:
+    try:
+        return max(int(raw or 0), 0)
+    except ValueError:
+        return 0
+
+
 def parse_url(url: str) -> tuple[str, str]:
     """redis://host:port/db?prefix=NAME -> (URL for redis-py, key prefix)."""
     parts = urlsplit(url)
@@ -212,7 +219,7 @@ class RedisQueue(Queue):
         pending = self._call(self._redis.xpending_range, self.stream, GROUP,
                              msg_id, msg_id, 1)
         delivered = pending[0]["times_delivered"] if pending else 1
-        attempt = delivered + int(fields.get(b"prior", b"0") or 0)
+        attempt = delivered + _count(fields.get(b"prior"))
         claim = Claim(submission, worker, msg_id, attempt, time.time())
         if attempt > max_deliveries:
             reason = (f"given up after {attempt - 1} deliveries without a result: the "
