@@ -40,9 +40,9 @@ def _queue_option(fn):
         help="sqlite:///path/queue.db or redis://host:port/db ($JUDGE_QUEUE).")(fn)
 
 
-def _open(url: str, **options):
+def _open(url: str):
     try:
-        return open_queue(url, **options)
+        return open_queue(url)
     except QueueError as exc:
         raise QueueCliError(str(exc)) from None
 

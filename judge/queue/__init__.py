@@ -7,10 +7,10 @@
 from .base import (DEAD, DONE, FAILED, QUEUED, RUNNING, STATES, Claim, Entry,
                    InvalidSubmission, Queue, QueueError, QueueUnavailable, Submission,
                    UnknownSubmission, failure_record, new_id, valid_id)
-from .factory import DEFAULT_QUEUE_URL, default_queue_url, open_queue
+from .factory import DEFAULT_QUEUE_URL, open_queue
 
 __all__ = [
-    "Queue", "Submission", "Claim", "Entry", "open_queue", "default_queue_url",
+    "Queue", "Submission", "Claim", "Entry", "open_queue",
     "DEFAULT_QUEUE_URL", "new_id", "valid_id", "failure_record",
     "QueueError", "InvalidSubmission", "QueueUnavailable", "UnknownSubmission",
     "QUEUED", "RUNNING", "DONE", "FAILED", "DEAD", "STATES",

@@ -4,20 +4,13 @@
     sqlite://queue.db                     relative to the current directory
     redis://host:6379/0[?prefix=judge]    Redis Streams, shared by many machines
 
-The default URL is `$JUDGE_QUEUE`, else `DEFAULT_QUEUE_URL`.
+The command line's default is `$JUDGE_QUEUE`, else `DEFAULT_QUEUE_URL`.
 """
 from __future__ import annotations
-
-import os
-from collections.abc import Mapping
 
 from .base import Queue, QueueError
 
 DEFAULT_QUEUE_URL = "sqlite:///var/lib/rustbox/queue.db"
-
-
-def default_queue_url(env: Mapping[str, str] = os.environ) -> str:
-    return env.get("JUDGE_QUEUE") or DEFAULT_QUEUE_URL
 
 
 def open_queue(url: str, **options) -> Queue:

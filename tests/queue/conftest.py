@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,10 @@ def queue(queue_url):
     q = open_queue(queue_url)
     yield q
     q.close()
+
+
+@pytest.fixture
+def problems(tmp_path) -> Path:
+    """A problems directory with one (empty) package, `hello`, for fake_grade."""
+    (tmp_path / "problems" / "hello").mkdir(parents=True)
+    return tmp_path / "problems"

@@ -15,7 +15,8 @@ when it is set, so a test can see who graded what and when.
 
 Run as a script (`python queue_helpers.py worker URL ...` or `claim URL ...`)
 it is a worker process or a bare claiming process for the multi-process
-tests.
+tests. The tests also share `make`, `inject_malformed` and `started` from
+here.
 """
 from __future__ import annotations
 
@@ -27,6 +28,43 @@ import time
 from pathlib import Path
 
 import orjson
+
+REPO = Path(__file__).resolve().parents[2]
+HELPERS = Path(__file__)
+if str(REPO) not in sys.path:          # run as a script
+    sys.path.insert(0, str(REPO))
+
+from judge.queue import Submission, new_id  # noqa: E402
+
+
+def make(source: str = "AC", **kw) -> Submission:
+    """A submission whose source says what fake_grade does with it."""
+    return Submission(kw.pop("id", None) or new_id(), kw.pop("problem", "/p/hello"), source,
+                      kw.pop("filename", "a.py"), **kw)
+
+
+def inject_malformed(queue, raw: bytes, sub_id: str = "broken-1") -> None:
+    """Put a message no producer of ours would write straight into the store."""
+    from judge.queue.redis import RedisQueue
+    from judge.queue.sqlite import SqliteQueue
+
+    if isinstance(queue, SqliteQueue):
+        queue._db.execute("INSERT INTO submissions (id, body, enqueued_at) VALUES (?, ?, ?)",
+                          (sub_id, raw, time.time()))
+    elif isinstance(queue, RedisQueue):
+        queue._redis.xadd(queue.stream, {"id": sub_id, "data": raw})
+    else:
+        raise AssertionError(type(queue))
+
+
+def started(log: Path, count: int, timeout: float = 20) -> None:
+    """Wait until fake_grade has logged `count` starts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_text().count("start ") >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {count} gradings started")
 
 
 def _log(event: str, submission_id: str) -> None:

@@ -6,35 +6,13 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import orjson
 import pytest
 
-from judge.queue import (DEAD, DONE, FAILED, QUEUED, RUNNING, Submission, UnknownSubmission,
-                         new_id)
-from judge.queue.redis import RedisQueue
-from judge.queue.sqlite import SqliteQueue
+from queue_helpers import HELPERS, REPO, inject_malformed, make
 
-REPO = Path(__file__).resolve().parents[2]
-HELPERS = Path(__file__).with_name("queue_helpers.py")
-
-
-def make(source: str = "AC", **kw) -> Submission:
-    return Submission(kw.pop("id", None) or new_id(), kw.pop("problem", "/p/hello"), source,
-                      kw.pop("filename", "a.py"), **kw)
-
-
-def inject_malformed(queue, raw: bytes, sub_id: str = "broken-1") -> None:
-    """Put a message no producer of ours would write straight into the store."""
-    if isinstance(queue, SqliteQueue):
-        queue._db.execute("INSERT INTO submissions (id, body, enqueued_at) VALUES (?, ?, ?)",
-                          (sub_id, raw, time.time()))
-    elif isinstance(queue, RedisQueue):
-        queue._redis.xadd(queue.stream, {"id": sub_id, "data": raw})
-    else:
-        raise AssertionError(type(queue))
-
+from judge.queue import DEAD, DONE, FAILED, QUEUED, RUNNING, UnknownSubmission
 
 def test_enqueue_claim_complete_result(queue):
     sub = make(language="python3", time_limit=2.0)

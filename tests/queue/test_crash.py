@@ -16,8 +16,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_backends import HELPERS, REPO, make
-from test_worker import started
+from queue_helpers import HELPERS, REPO, make, started
 
 from judge.queue import DONE
 from rustbox.box import BoxDir
@@ -28,12 +27,6 @@ BOX = 822
 LEASE = 2.0
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="boxes need root")
-
-
-@pytest.fixture
-def problems(tmp_path) -> Path:
-    (tmp_path / "problems" / "hello").mkdir(parents=True)
-    return tmp_path / "problems"
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_backends import REPO
+from queue_helpers import REPO
 
 from judge import grade_submission
 from judge.queue import DONE, RUNNING, Submission, new_id

@@ -81,6 +81,7 @@ def test_result_wait_gives_up_after_its_timeout(runner, queue_url):
     (["result", "x", "--queue", "mysql://db/q"], "unknown queue URL scheme 'mysql'"),
     (["result", "x", "--queue", "redis-without-scheme"], "invalid queue URL"),
     (["result", "x", "--queue", "redis://127.0.0.1:1/0?bogus=1"], "unknown option(s)"),
+    (["result", "x", "--queue", "sqlite:///proc/no/q.db"], "cannot open the SQLite queue"),
     (["submit", "no/such/dir", "{source}", "--queue", "sqlite://{tmp}/q.db"],
      "no problem package no/such/dir"),
     (["submit", APLUSB, "{latin1}", "--queue", "sqlite://{tmp}/q.db"], "is not UTF-8 text"),

@@ -8,7 +8,7 @@ import sys
 import time
 
 import orjson
-from test_backends import HELPERS, REPO, make
+from queue_helpers import HELPERS, REPO, make
 
 from judge.queue import DONE, open_queue
 

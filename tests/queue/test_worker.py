@@ -6,8 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from queue_helpers import fake_grade
-from test_backends import inject_malformed, make
+from queue_helpers import fake_grade, inject_malformed, make, started
 
 from judge.errors import LanguageError
 from judge.queue import DONE, FAILED, open_queue
@@ -20,12 +19,6 @@ def grade_with_judge_errors(problem_dir, source_path, **kw):
     if text.startswith("raise:"):
         raise LanguageError(text.split(":", 1)[1])
     return fake_grade(problem_dir, source_path, **kw)
-
-
-@pytest.fixture
-def problems(tmp_path) -> Path:
-    (tmp_path / "problems" / "hello").mkdir(parents=True)
-    return tmp_path / "problems"
 
 
 class Running:
@@ -47,15 +40,6 @@ class Running:
         self.thread.join(timeout)
         assert not self.thread.is_alive()
         return self.stats
-
-
-def started(log: Path, count: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and log.read_text().count("start ") >= count:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"fewer than {count} gradings started")
 
 
 def test_results_carry_worker_attempt_and_timings(queue, problems):
