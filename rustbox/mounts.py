@@ -90,29 +90,70 @@ _DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
               "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
 
 
-def build_root(new_root: str, box_dir: str, rules: list[DirRule], tmp_size: int | None) -> None:
-    """Assemble the box's root at new_root and pivot into it; cwd ends at /box.
+class PreparedRoot:
+    """The box's root, assembled once in the runner's own mount namespace.
 
-    Runs in the child as root, in a fresh mount namespace.
+    The runner (the box helper, or the CLI) leaves the host's mount
+    namespace once; the root it builds there (binds, /box, /dev, read-only
+    top) is copied into each run's fresh mount namespace by clone, so a run
+    only mounts what must be new: its /tmp (tmpfs rules) and its /proc.
+    Rebuilt when a run asks for other rules.
     """
-    ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
+
+    def __init__(self, mount_point: str, box_dir: str):
+        self.mount_point, self.box_dir = mount_point, box_dir
+        self.key = None
+        self.per_run: list[DirRule] = []
+        self._own_namespace = False
+
+    def ensure(self, rules: list[DirRule]) -> None:
+        key = tuple(rules)
+        if key == self.key:
+            return
+        if not self._own_namespace:
+            ns.unshare(ns.CLONE_NEWNS)
+            ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)  # nothing leaks either way
+            self._own_namespace = True
+        if self.key is not None:
+            ns.umount(self.mount_point, ns.MNT_DETACH)
+            self.key = None
+        _assemble(self.mount_point, self.box_dir, rules)
+        self.per_run = [r for r in rules if r.tmpfs]
+        self.key = key
+
+
+def _assemble(new_root: str, box_dir: str, rules: list[DirRule]) -> None:
     ns.mount("rustbox", new_root, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV, "mode=755,size=64k")
-    for rule in rules:
+    try:
+        for rule in rules:
+            if rule.tmpfs:  # mounted fresh by each run: only its mount point now
+                os.makedirs(new_root + rule.inside, exist_ok=True)
+            else:
+                _apply(new_root, rule, None)
+        os.makedirs(new_root + "/box", exist_ok=True)
+        _mount_bind(box_dir, new_root + "/box", ns.MS_NOSUID | ns.MS_NODEV, rw=True)
+        os.mkdir(new_root + "/proc")
+        os.mkdir(new_root + "/dev")
+        for name in _DEVICES:
+            target = f"{new_root}/dev/{name}"
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o666))
+            _mount_bind(f"/dev/{name}", target, ns.MS_NOSUID | ns.MS_NOEXEC, rw=True)
+        for name, link in _DEV_LINKS.items():
+            os.symlink(link, f"{new_root}/dev/{name}")
+        ns.mount(None, new_root, None, ns.MS_REMOUNT | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV)
+    except BaseException:
+        ns.umount(new_root, ns.MNT_DETACH)
+        raise
+
+
+def enter_root(new_root: str, per_run: list[DirRule], tmp_size: int | None) -> None:
+    """In the run's fresh mount (and PID) namespace: mount what must be new,
+    pivot into the prepared root; cwd ends at /box."""
+    for rule in per_run:
         _apply(new_root, rule, tmp_size)
-    os.makedirs(new_root + "/box", exist_ok=True)
-    _mount_bind(box_dir, new_root + "/box", ns.MS_NOSUID | ns.MS_NODEV, rw=True)
-    os.mkdir(new_root + "/proc")
     # hidepid=1: the program sees pid 1 listed but cannot read root's processes.
     ns.mount("proc", new_root + "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC,
              "hidepid=1")
-    os.mkdir(new_root + "/dev")
-    for name in _DEVICES:
-        target = f"{new_root}/dev/{name}"
-        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o666))
-        _mount_bind(f"/dev/{name}", target, ns.MS_NOSUID | ns.MS_NOEXEC, rw=True)
-    for name, link in _DEV_LINKS.items():
-        os.symlink(link, f"{new_root}/dev/{name}")
-    ns.mount(None, new_root, None, ns.MS_REMOUNT | ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV)
     os.chdir(new_root)
     ns.pivot_root(".", ".")
     ns.umount(".", ns.MNT_DETACH)
@@ -123,7 +164,6 @@ def _apply(new_root: str, rule: DirRule, tmp_size: int | None) -> None:
     target = new_root + rule.inside
     flags = ns.MS_NOSUID | ns.MS_NODEV | (ns.MS_NOEXEC if rule.noexec else 0)
     if rule.tmpfs:
-        os.makedirs(target, exist_ok=True)
         size = f",size={tmp_size}" if tmp_size else ""
         ns.mount("tmpfs", target, "tmpfs", flags, "mode=1777" + size)
         return

@@ -76,6 +76,7 @@ class _Prepared:
     argv: list[str]
     env: dict
     rules: list
+    per_run_rules: list      # set once the root is prepared: what each run mounts
     filter: object | None
     join_fds: list[int]
     new_netns: bool          # clone a fresh netns (and bring its lo up)
@@ -93,6 +94,7 @@ class Runner:
         self.box, self.cgroup, self.host_netns = box, cgroup, host_netns
         self.keep_init = keep_init
         self.pid_ns = PidNamespace()
+        self.root = mounts.PreparedRoot(str(box.mount_point), str(box.path))
         self._filters: dict[str, object] = {}
         # The limits in the box cgroups now, remembered across processes
         # (a CLI run with the same limits as the last one writes nothing).
@@ -117,6 +119,11 @@ class Runner:
         except UsageError as exc:
             return self._failure(str(exc), request)
         try:
+            try:
+                self.root.ensure(prepared.rules)
+                prepared.per_run_rules = self.root.per_run
+            except OSError as exc:
+                raise SetupError("mount", exc.errno, exc.strerror or "") from None
             self.pid_ns.ensure()
             return self._supervise(request, prepared)
         except SetupError as exc:
@@ -142,7 +149,7 @@ class Runner:
             self._applied_file.write_text(wanted)
             self._applied = wanted
         self.cgroup.reset()
-        return _Prepared(argv=argv, env=request.environment(), rules=rules,
+        return _Prepared(argv=argv, env=request.environment(), rules=rules, per_run_rules=[],
                          filter=self._filter(request.seccomp),
                          join_fds=self.cgroup.join_fds(),
                          new_netns=self.host_netns is None and not request.share_net,
@@ -368,8 +375,7 @@ def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w
         step = "hostname"
         ns.sethostname("rustbox")
         step = "mount"
-        mounts.build_root(str(box.mount_point), str(box.path), prepared.rules,
-                          request.limits.mem)
+        mounts.enter_root(str(box.mount_point), prepared.per_run_rules, request.limits.mem)
         step = "rlimits"
         _set_rlimits(request.limits)
         step = "capabilities"
