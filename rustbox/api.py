@@ -12,11 +12,9 @@ import sys
 import threading
 from contextlib import contextmanager
 
-import orjson
-
 from .box import BoxDir
 from .errors import BoxBusyError, RustboxError, UsageError
-from .helper import BOOT
+from .helper import BOOT, read_frame, write_frame
 from .limits import Limits
 from .mounts import DirRule
 from .process import RunRequest
@@ -53,10 +51,10 @@ class Box:
         if self._helper is not None and self._helper.poll() is None:
             return self
         helper = subprocess.Popen(
-            [sys.executable, "-S", "-c", BOOT, orjson.dumps(_IMPORT_PATH).decode(),
+            [sys.executable, "-S", "-c", BOOT, "\n".join(_IMPORT_PATH),
              str(self.box_id), str(self.root or ""), self.cg],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
-        hello = orjson.loads(helper.stdout.readline() or b'{"error": "box helper died"}')
+        hello = read_frame(helper.stdout) or {"error": "box helper died"}
         if "error" in hello:
             helper.wait()
             raise _ERRORS.get(hello.get("kind"), RustboxError)(hello["error"])
@@ -81,16 +79,15 @@ class Box:
         self.init()
         helper = self._helper
         try:
-            helper.stdin.write(orjson.dumps(request_to_wire(request)) + b"\n")
-            helper.stdin.flush()
-            line = helper.stdout.readline()
-        except (BrokenPipeError, OSError):
-            line = b""
-        if not line:
+            write_frame(helper.stdin, request_to_wire(request))
+            reply = read_frame(helper.stdout)
+        except (OSError, ValueError, EOFError):
+            reply = None
+        if reply is None:
             self.close()
             return sandbox_failure(self.box_id, "box helper died during the run",
                                    self.cgroup_version, request.limits.summary(), request.id)
-        return Verdict.from_dict(orjson.loads(line))
+        return Verdict.from_dict(reply)
 
     def clear(self) -> None:
         """Empty /box (symlinks the program left are removed, never followed)."""

@@ -5,25 +5,44 @@ The API and batch mode run programs through it instead of forking the
 charges almost nothing to the program, and the box's network namespace,
 cgroup fds and seccomp filters are made once and reused for every run.
 
-Protocol on its stdin/stdout, one orjson object per line:
-    -> {"ready": true, "path": ..., "cgroup": "v1"}  or {"error": msg, "kind": name}
+Protocol on its stdin/stdout, length-prefixed `marshal` frames (the peer is
+our own parent on the same Python; marshal is built in, so the helper needs
+no JSON library in memory):
+    -> {"ready": True, "path": ..., "cgroup": "v1"}  or {"error": msg, "kind": name}
     <- a wire RunRequest (requests.request_to_wire)
     -> a Verdict dict
 """
 from __future__ import annotations
 
+import marshal
 import os
+import struct
 import sys
 
-# Started as `python -S -c BOOT <sys.path json> <box id> <root> <cg>`: skipping
-# site keeps the helper small; the caller hands over its import path instead.
-BOOT = ("import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
+# Started as `python -S -c BOOT <import path, one per line> <box id> <root> <cg>`:
+# skipping site keeps the helper small; the caller hands over its import path.
+BOOT = ("import sys; sys.path[:0] = sys.argv[1].split('\\n'); "
         "from rustbox.helper import main; main(sys.argv[2:])")
+_HEADER = struct.Struct("<I")
+
+
+def write_frame(stream, obj) -> None:
+    data = marshal.dumps(obj)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def read_frame(stream):
+    """The next object, or None at end of stream."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    return marshal.loads(data) if len(data) == size else None
 
 
 def main(args: list[str]) -> None:
-    import orjson
-
     from .errors import RustboxError
     from .requests import request_from_wire
     from .session import BoxSession
@@ -40,12 +59,11 @@ def main(args: list[str]) -> None:
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, stop)
     box_id, root, cg = int(args[0]), args[1] or None, args[2]
-    control_in = os.fdopen(0, "rb", buffering=0)
+    control_in = os.fdopen(0, "rb")
     out = sys.stdout.buffer
 
     def send(obj) -> None:
-        out.write(orjson.dumps(obj) + b"\n")
-        out.flush()
+        write_frame(out, obj)
 
     try:
         session = BoxSession(box_id, cg, root, private_netns=True).open()
@@ -54,10 +72,13 @@ def main(args: list[str]) -> None:
         return
     send({"ready": True, "path": str(session.box.path), "cgroup": session.cgroup.version})
     try:
-        for line in control_in:
+        while True:
             try:
-                request = request_from_wire(orjson.loads(line))
-            except (ValueError, TypeError) as exc:
+                wire = read_frame(control_in)
+                if wire is None:
+                    break
+                request = request_from_wire(wire)
+            except (ValueError, TypeError, EOFError) as exc:
                 send(sandbox_failure(box_id, f"bad request: {exc}").to_dict())
                 continue
             try:

@@ -7,12 +7,9 @@ the process set-up read it.
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import asdict, dataclass, replace
 
 from .errors import UsageError
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*$")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -26,12 +23,19 @@ def parse_size(text: str | int | float | None, what: str = "size") -> int | None
         if text < 0:
             raise UsageError(f"invalid {what}: {text!r} (must not be negative)")
         return int(text)
-    if str(text).strip().lower() in ("unlimited", "inf", "none"):
+    raw = str(text).strip().lower()
+    if raw in ("unlimited", "inf", "none"):
         return None
-    match = _SIZE.match(str(text))
-    if not match:
+    # NUMBER[K|M|G|T][[i]B]: parsed by hand (no `re` in the box helper).
+    for suffix in ("ib", "b"):
+        if raw.endswith(suffix) and len(raw) > len(suffix) and not raw[-len(suffix) - 1].isdigit():
+            raw = raw[:-len(suffix)]
+            break
+    unit = raw[-1:] if raw[-1:] in _UNITS else ""
+    number = raw[:len(raw) - len(unit)].strip()
+    if not number or not number.replace(".", "", 1).isdigit() or not number[0].isdigit():
         raise UsageError(f"invalid {what}: {text!r} (expected e.g. 64M, 1G, 4096)")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    return int(float(number) * _UNITS[unit])
 
 
 def parse_time(text: str | int | float | None, what: str = "time") -> float | None:
@@ -63,25 +67,52 @@ def parse_count(text: str | int | None, what: str, minimum: int = 1) -> int | No
     return value
 
 
-@dataclass(frozen=True)
 class Limits:
-    """What one run may use. None means "no limit" except where noted."""
+    """What one run may use (immutable). None means "no limit" except where noted.
 
-    time: float | None = None          # CPU seconds, all threads and processes
-    wall_time: float | None = None     # default 2*time+1 when time is set
-    extra_time: float = 0.0            # grace before the kill
-    mem: int | None = None             # bytes, whole box
-    swap: int = 0                      # bytes of swap on top of mem
-    processes: int = 1                 # processes + threads (pids.max)
-    cpu_shares: int | None = None      # relative weight (v1 shares scale)
-    cpus: float | None = None          # hard quota in cores
-    fsize: int | None = None           # largest file written (RLIMIT_FSIZE)
-    stack: int | None = None           # RLIMIT_STACK; None = unlimited
-    open_files: int = 64               # RLIMIT_NOFILE
+    A plain class rather than a dataclass: the box helper, which forks once
+    per run, stays smaller without the dataclasses machinery.
+    """
 
-    def __post_init__(self) -> None:
-        if self.wall_time is None and self.time is not None:
-            object.__setattr__(self, "wall_time", 2 * self.time + 1)
+    FIELDS = ("time", "wall_time", "extra_time", "mem", "swap", "processes", "cpu_shares",
+              "cpus", "fsize", "stack", "open_files")
+    __slots__ = FIELDS
+
+    def __init__(self, time: float | None = None,   # CPU seconds, all threads and processes
+                 wall_time: float | None = None,     # default 2*time+1 when time is set
+                 extra_time: float = 0.0,            # grace before the kill
+                 mem: int | None = None,             # bytes, whole box
+                 swap: int = 0,                      # bytes of swap on top of mem
+                 processes: int | None = 1,          # processes + threads (pids.max)
+                 cpu_shares: int | None = None,      # relative weight (v1 shares scale)
+                 cpus: float | None = None,          # hard quota in cores
+                 fsize: int | None = None,           # largest file written (RLIMIT_FSIZE)
+                 stack: int | None = None,           # RLIMIT_STACK; None = unlimited
+                 open_files: int = 64):              # RLIMIT_NOFILE
+        if wall_time is None and time is not None:
+            wall_time = 2 * time + 1
+        values = (time, wall_time, extra_time, mem, swap, processes, cpu_shares, cpus, fsize,
+                  stack, open_files)
+        for name, value in zip(self.FIELDS, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Limits is immutable: use .replace()")
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Limits) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return "Limits(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.FIELDS) + ")"
+
+    def __reduce__(self):
+        return (Limits, self._values())
 
     @property
     def cpu_kill_at(self) -> float | None:
@@ -105,10 +136,12 @@ class Limits:
         return out
 
     def replace(self, **changes) -> "Limits":
-        return replace(self, **changes)
+        values = self.as_dict()
+        values.update(changes)
+        return Limits(**values)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self.FIELDS}
 
 
 # The spec/flag names of the limits and how each one is parsed.

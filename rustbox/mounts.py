@@ -7,7 +7,7 @@ inside its private mount namespace, so nothing here is seen by the host.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections import namedtuple
 
 from . import namespaces as ns
 from .errors import UsageError
@@ -22,16 +22,16 @@ SENSITIVE_HOST = ("/", "/proc", "/sys", "/dev", "/root", "/boot", "/run", "/var/
 RESERVED_INSIDE = ("/", "/proc", "/dev", "/box")
 
 
-@dataclass(frozen=True)
-class DirRule:
-    """Mount `host` at `inside`: read-only unless rw; tmp = a private tmpfs."""
+class DirRule(namedtuple("DirRule", "inside host mode noexec tmpfs optional",
+                          defaults=(None, "ro", False, False, False))):
+    """Mount `host` at `inside`: read-only unless mode is "rw"; tmpfs = a
+    private tmpfs; optional = skip silently when the host path is missing.
 
-    inside: str
-    host: str | None = None
-    mode: str = "ro"                  # "ro" | "rw"
-    noexec: bool = False
-    tmpfs: bool = False
-    optional: bool = False            # skip silently when the host path is missing
+    A named tuple (immutable, hashable) rather than a dataclass: the box
+    helper stays smaller without the dataclasses machinery.
+    """
+
+    __slots__ = ()
 
     @classmethod
     def parse(cls, text: str, root: str = "/var/lib/rustbox") -> "DirRule":

@@ -26,7 +26,6 @@ import resource
 import select
 import signal
 import time
-from dataclasses import dataclass, field
 
 from . import mounts, namespaces as ns
 from .box import BoxDir
@@ -44,24 +43,28 @@ SIGSYS = 31
 _BOX_VISIBLE = ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc", "/tmp", "/box", "/proc", "/dev")
 
 
-@dataclass
 class RunRequest:
     """Everything a run needs besides the box; built by the CLI, batch and API."""
 
-    argv: list[str]
-    limits: Limits = field(default_factory=Limits)
-    stdin: str | None = None
-    stdout: str | None = None
-    stderr: str | None = None
-    stderr_to_stdout: bool = False
-    dirs: list = field(default_factory=list)        # extra mounts.DirRule
-    no_default_dirs: bool = False
-    env: dict = field(default_factory=dict)
-    full_env: bool = False
-    share_net: bool = False
-    seccomp: str = "default"
-    inherit_stdio: bool = True   # False: unspecified stdio goes to /dev/null
-    id: str | None = None
+    FIELDS = ("argv", "limits", "stdin", "stdout", "stderr", "stderr_to_stdout", "dirs",
+              "no_default_dirs", "env", "full_env", "share_net", "seccomp", "inherit_stdio", "id")
+
+    def __init__(self, argv: list[str], limits: Limits | None = None, stdin: str | None = None,
+                 stdout: str | None = None, stderr: str | None = None,
+                 stderr_to_stdout: bool = False, dirs: list | None = None,
+                 no_default_dirs: bool = False, env: dict | None = None, full_env: bool = False,
+                 share_net: bool = False, seccomp: str = "default", inherit_stdio: bool = True,
+                 id: str | None = None):
+        self.argv = argv
+        self.limits = Limits() if limits is None else limits
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.stderr_to_stdout = stderr_to_stdout
+        self.dirs = [] if dirs is None else dirs          # extra mounts.DirRule
+        self.no_default_dirs = no_default_dirs
+        self.env = {} if env is None else env
+        self.full_env, self.share_net, self.seccomp = full_env, share_net, seccomp
+        self.inherit_stdio = inherit_stdio   # False: unspecified stdio goes to /dev/null
+        self.id = id
 
     def environment(self) -> dict[str, str]:
         base = dict(os.environ) if self.full_env else {"PATH": DEFAULT_PATH}
@@ -69,18 +72,16 @@ class RunRequest:
         return base
 
 
-@dataclass
 class _Prepared:
     """What the supervisor computes before the clone, so the child only acts."""
 
-    argv: list[str]
-    env: dict
-    rules: list
-    per_run_rules: list      # set once the root is prepared: what each run mounts
-    filter: object | None
-    join_fds: list[int]
-    new_netns: bool          # clone a fresh netns (and bring its lo up)
-    host_netns: int | None   # fd to enter for --share-net from a private netns
+    def __init__(self, argv: list[str], env: dict, rules: list, per_run_rules: list,
+                 filter, join_fds: list[int], new_netns: bool, host_netns: int | None):
+        self.argv, self.env, self.rules = argv, env, rules
+        self.per_run_rules = per_run_rules  # set once the root is prepared
+        self.filter, self.join_fds = filter, join_fds
+        self.new_netns = new_netns          # clone a fresh netns (and bring its lo up)
+        self.host_netns = host_netns        # fd to enter for --share-net from a private netns
 
 
 class Runner:
@@ -161,8 +162,8 @@ class Runner:
         if spec == "off":
             return None
         if spec not in self._filters:
-            from . import seccomp
-            self._filters[spec] = seccomp.load_filter(spec, self.box.root / ".seccomp-cache")
+            from .bpf import load_filter
+            self._filters[spec] = load_filter(spec, str(self.box.root / ".seccomp-cache"))
         return self._filters[spec]
 
     def _place_program(self, program: str) -> str:
@@ -195,8 +196,8 @@ class Runner:
             flags |= ns.CLONE_NEWNET
         kill_watch = verdict = None
         if prepared.filter is not None:
-            from . import seccomp
-            kill_watch = seccomp.KillWatcher(self.box.uid, host_netns=self.host_netns)
+            from .seccomp_kills import KillWatcher, forbidden_message
+            kill_watch = KillWatcher(self.box.uid, host_netns=self.host_netns)
         try:
             pid = ns.clone_process(flags)
         except OSError as exc:
@@ -221,7 +222,7 @@ class Runner:
             if kill_watch is not None:
                 # Ask before close(): the report arrives through the watcher.
                 if verdict is not None and verdict.status == SG and verdict.signal == SIGSYS:
-                    verdict.message = seccomp.forbidden_message(kill_watch.syscall_name())
+                    verdict.message = forbidden_message(kill_watch.syscall_name())
                 kill_watch.close()
         return verdict
 

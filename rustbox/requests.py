@@ -56,14 +56,14 @@ def parse_env(items) -> dict:
 
 
 def request_to_wire(request: RunRequest) -> dict:
-    out = dict(request.__dict__)
+    out = {name: getattr(request, name) for name in RunRequest.FIELDS}
     out["limits"] = request.limits.as_dict()
-    out["dirs"] = [rule.__dict__ for rule in request.dirs]
+    out["dirs"] = [tuple(rule) for rule in request.dirs]
     return out
 
 
 def request_from_wire(data: dict) -> RunRequest:
     data = dict(data)
     data["limits"] = Limits(**data["limits"])
-    data["dirs"] = [DirRule(**rule) for rule in data["dirs"]]
+    data["dirs"] = [DirRule(*rule) for rule in data["dirs"]]
     return RunRequest(**data)

@@ -1,6 +1,10 @@
 """seccomp: the system-call policies as data, their filters, and who got killed.
 
-This module owns three things:
+This module owns the policies and their compiling; two small modules hold
+what the box helper needs at run time (so it never loads libseccomp, JSON
+or dataclasses): bpf.py (the compiled filter, its disk cache, installing
+it) and seccomp_kills.py (naming the call behind a kill). Their names are
+re-exported here.
 
 * Policies. A policy is a small JSON document (the built-ins live in
   `rustbox/policies/*.json`; users pass their own with `--seccomp FILE`).
@@ -30,22 +34,18 @@ child: both cost more and report no better.
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import functools
 import os
-import re
-import select
-import struct
-import threading
-import time
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
+from .bpf import BUILTIN_POLICIES, CompiledFilter, install, load_filter
 from .errors import UsageError
+from .seccomp_kills import (AUDIT_SECCOMP, KillWatcher, forbidden_message, kill_reporting,
+                            killed_syscall)
 
 # pyseccomp is imported where libseccomp is needed (validating a policy,
 # compiling it, naming a killed call): its import runs `ldconfig` and costs
@@ -58,7 +58,6 @@ __all__ = [
 ]
 
 POLICY_DIR = Path(__file__).with_name("policies")
-BUILTIN_POLICIES = ("default", "strict")
 
 # Symbolic constants a policy may use in argument values ("CLONE_NEWNS|CLONE_NEWPID").
 # Only what the built-in policies and their obvious variants need.
@@ -91,15 +90,6 @@ _OPS = {
 _TOP_KEYS = {"description", "extends", "default_action", "rules"}
 _RULE_KEYS = {"action", "syscalls", "args", "why"}
 _ARG_KEYS = {"index", "op", "value", "mask"}
-
-# The audit record of a filter kill: its netlink message type and the
-# `code=` values of SECCOMP_RET_KILL_PROCESS and SECCOMP_RET_KILL_THREAD.
-AUDIT_SECCOMP = 1326
-_KILL_CODES = ("0x80000000", "0x0")
-_AUDIT_NLGRP_READLOG = 1
-_NETLINK_AUDIT = 9
-_X32_SYSCALL_BIT = 0x40000000
-
 
 class _PolicyError(Exception):
     """A problem in a policy document; load_policy adds the file name."""
@@ -350,59 +340,6 @@ def _scmp_action(action: str) -> int:
     return pyseccomp.ERRNO(int(code) if code.isdigit() else getattr(errno, code))
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-_SYS_SECCOMP = 317            # x86_64
-_SECCOMP_SET_MODE_FILTER = 1
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-
-
-class CompiledFilter:
-    """A policy compiled to BPF by libseccomp, ready for the child to install.
-
-    Everything `install` touches is allocated here, in the supervisor, so the
-    forked child makes exactly one system call.
-    """
-
-    def __init__(self, policy: Policy | None, bpf: bytes, name: str | None = None):
-        if len(bpf) % 8 or not bpf:
-            raise RuntimeError("libseccomp exported a malformed BPF program")
-        self.policy = policy  # None when the BPF came from the disk cache
-        self.name = name or (policy.name if policy else "?")
-        self.bpf = bpf
-        self._buffer = ctypes.create_string_buffer(bpf, len(bpf))
-        self._prog = _SockFprog(len(bpf) // 8, ctypes.addressof(self._buffer))
-
-    @property
-    def instructions(self) -> int:
-        return len(self.bpf) // 8
-
-    def load(self) -> None:
-        """Install into the calling thread; needs no_new_privs (or CAP_SYS_ADMIN).
-
-        Raises OSError, which the child reports as SetupError("seccomp", errno).
-        """
-        rc = _libc.syscall(ctypes.c_long(_SYS_SECCOMP),
-                           ctypes.c_ulong(_SECCOMP_SET_MODE_FILTER),
-                           ctypes.c_ulong(0), ctypes.byref(self._prog))
-        if rc != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"seccomp(SET_MODE_FILTER): {os.strerror(err)}")
-
-    def __repr__(self) -> str:
-        return f"<CompiledFilter {self.name}: {self.instructions} BPF instructions>"
-
-
-def install(compiled: CompiledFilter | None) -> None:
-    """The child's call: install `compiled` (None means seccomp off)."""
-    if compiled is not None:
-        compiled.load()
-
-
 def build_filter(policy: Policy | None) -> CompiledFilter | None:
     """Compile `policy` with libseccomp (cached: policies are immutable)."""
     if policy is None:
@@ -443,66 +380,6 @@ def _compile(policy: Policy) -> CompiledFilter:
     return CompiledFilter(policy, bpf)
 
 
-def load_filter(spec: str | None, cache_dir: Path | None = None) -> CompiledFilter | None:
-    """load_policy + build_filter, the BPF kept on disk under its content's hash.
-
-    A `rustbox run` whose policy was compiled before (by any process) reads
-    the BPF back and never loads libseccomp; the key covers the policy's
-    bytes, the built-ins it may extend, this module and the libseccomp
-    library file, so any change compiles afresh.
-    """
-    if spec is None or spec == "off":
-        return None
-    key = _cache_key(spec) if cache_dir is not None else None
-    path = None if key is None else Path(cache_dir) / f"{key}.bpf"
-    if path is not None:
-        try:
-            return CompiledFilter(None, path.read_bytes(), name=Path(spec).name)
-        except (OSError, RuntimeError):
-            pass
-    compiled = build_filter(load_policy(spec))
-    if path is not None:
-        try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(compiled.bpf)
-            os.replace(tmp, path)  # readers see a whole file or none
-        except OSError:
-            pass  # a cache, not a requirement
-    return compiled
-
-
-def _cache_key(spec: str) -> str | None:
-    import hashlib
-    digest = hashlib.sha256()
-    try:
-        raw = (POLICY_DIR / f"{spec}.json").read_bytes() if spec in BUILTIN_POLICIES \
-            else Path(spec).read_bytes()
-        for name in BUILTIN_POLICIES:
-            digest.update((POLICY_DIR / f"{name}.json").read_bytes())
-        me = os.stat(__file__)
-    except OSError:
-        return None  # load_policy reports the unreadable file
-    library = _libseccomp_identity()
-    if library is None:
-        return None
-    digest.update(raw)
-    digest.update(f"{library}|{me.st_size}|{me.st_mtime_ns}|{os.uname().machine}".encode())
-    return digest.hexdigest()
-
-
-def _libseccomp_identity() -> str | None:
-    for directory in ("/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64",
-                      "/usr/lib", "/lib64", "/lib"):
-        path = os.path.join(directory, "libseccomp.so.2")
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        return f"{os.path.realpath(path)}|{st.st_size}|{st.st_mtime_ns}"
-    return None
-
-
 class _FdFile:
     """What pyseccomp's export_bpf wants: an object with fileno()."""
 
@@ -528,248 +405,3 @@ def _expand(args: tuple[ArgCheck, ...]) -> list[list]:
     return [fixed + [pyseccomp.Arg(check.index, pyseccomp.MASKED_EQ, bit, bit)] for bit in bits]
 
 
-# --------------------------------------------------------------------------
-# Which system call killed the program
-
-
-_FIELD = re.compile(r"(?:^|\s)(uid|pid|sig|arch|syscall|code)=(\S+)")
-
-
-def _parse_record(text: str) -> dict[str, str] | None:
-    """The fields of one AUDIT_SECCOMP kill record, or None for anything else."""
-    fields = dict(_FIELD.findall(text))
-    if fields.get("sig") != "31" or fields.get("code") not in _KILL_CODES:
-        return None
-    if "uid" not in fields or "syscall" not in fields or "arch" not in fields:
-        return None
-    return fields
-
-
-def _syscall_label(arch_hex: str, number: int) -> str:
-    """'ptrace', or 'getpid (i386 ABI)' for a call from a foreign ABI."""
-    import pyseccomp
-    arch = int(arch_hex, 16)
-    native = pyseccomp.system_arch()
-    abi = ""
-    if arch != native:
-        abi = {pyseccomp.Arch.X86: "i386"}.get(arch, f"arch {arch_hex}")
-    elif number & _X32_SYSCALL_BIT and arch == pyseccomp.Arch.X86_64:
-        arch, abi = pyseccomp.Arch.X32, "x32"
-    try:
-        name = pyseccomp.resolve_syscall(arch, number).decode()
-    except ValueError:
-        name = f"syscall {number}"
-    return f"{name} ({abi} ABI)" if abi else name
-
-
-def forbidden_message(name: str | None) -> str:
-    """The verdict message for a SIGSYS death."""
-    if name is None:  # e.g. the program raised SIGSYS itself, or reports are off
-        return "caught fatal signal 31 (SIGSYS); the kernel reported no forbidden system call"
-    return f"forbidden system call: {name}"
-
-
-class _AuditLog:
-    """The process's one subscription to the audit "read log" netlink group.
-
-    The kernel multicasts audit records only in the initial network
-    namespace, and a socket keeps the namespace it was made in: a supervisor
-    that moved into a private netns (the box helper) passes the fd of the
-    host's netns and the socket is made there, once. Records are handed to
-    every live KillWatcher, so two watchers in one process never steal
-    each other's reports.
-    """
-
-    def __init__(self):
-        self.sock = None  # a _socket.socket once open
-        self.tried = False
-        self.lock = threading.Lock()
-        self.watchers: "weakref.WeakSet[KillWatcher]" = weakref.WeakSet()
-
-    def open(self, host_netns: int | None) -> None:
-        with self.lock:
-            if self.tried:
-                return
-            self.tried = True
-            back = None
-            try:
-                if host_netns is not None:
-                    back = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-                    _enter_netns(host_netns)
-                # The C module: `socket` itself costs a few ms to import.
-                import _socket
-                sock = _socket.socket(_socket.AF_NETLINK,
-                                      _socket.SOCK_RAW | _socket.SOCK_NONBLOCK
-                                      | _socket.SOCK_CLOEXEC, _NETLINK_AUDIT)
-                try:
-                    sock.bind((0, _AUDIT_NLGRP_READLOG))
-                    # Other audit traffic shares the group: room for bursts.
-                    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 1 << 20)
-                except OSError:
-                    sock.close()
-                    raise
-                self.sock = sock
-            except OSError:
-                self.sock = None  # no CAP_AUDIT_READ, or no audit: /dev/kmsg only
-            finally:
-                if back is not None:
-                    _enter_netns(back)
-                    os.close(back)
-
-    def pump(self) -> None:
-        """Read every waiting record and offer the kills to the watchers."""
-        if self.sock is None:
-            return
-        with self.lock:
-            while True:
-                try:
-                    data = self.sock.recv(1 << 16)
-                except BlockingIOError:
-                    return
-                except OSError as exc:
-                    if exc.errno == errno.ENOBUFS:  # overrun while idle: go on
-                        continue
-                    return
-                offset = 0
-                while offset + 16 <= len(data):
-                    length, kind = struct.unpack_from("=IH", data, offset)
-                    if length < 16:
-                        break
-                    if kind == AUDIT_SECCOMP:
-                        record = data[offset + 16:offset + length]
-                        for watcher in list(self.watchers):
-                            watcher._offer(record)
-                    offset += (length + 3) & ~3
-
-
-def _enter_netns(fd: int) -> None:
-    if _libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
-
-
-_audit_log = _AuditLog()
-
-
-class KillWatcher:
-    """Collects the kernel's reports of seccomp kills for one box uid.
-
-    Open it before the program starts (it only sees later kills) and read
-    `syscall_name()` after a SIGSYS death, before `close()`. Two sources:
-    the audit netlink multicast group (every record; needs CAP_AUDIT_READ
-    and a socket made in the initial network namespace: pass `host_netns`,
-    an fd of that namespace, when the caller lives in another one) and
-    /dev/kmsg (wherever root can read it, but rate-limited by printk).
-    """
-
-    def __init__(self, uid: int, host_netns: int | None = None):
-        self.uid = str(uid)
-        self._kmsg: int | None = None
-        self._found: list[dict[str, str]] = []
-        _audit_log.open(host_netns)
-        _audit_log.pump()               # records from before this run go elsewhere
-        _audit_log.watchers.add(self)
-        try:
-            fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            os.lseek(fd, 0, os.SEEK_END)  # only records from now on
-            self._kmsg = fd
-        except OSError:
-            pass
-
-    @property
-    def sources(self) -> list[str]:
-        """Where reports can come from: 'audit-netlink', 'kmsg'."""
-        return ((["audit-netlink"] if _audit_log.sock is not None else [])
-                + (["kmsg"] if self._kmsg is not None else []))
-
-    def _fds(self) -> list[int]:
-        fds = [_audit_log.sock.fileno()] if _audit_log.sock is not None else []
-        return fds + ([self._kmsg] if self._kmsg is not None else [])
-
-    def _drain(self) -> None:
-        _audit_log.pump()
-        if self._kmsg is None:
-            return
-        while True:
-            try:
-                record = os.read(self._kmsg, 8192)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                if exc.errno == errno.EPIPE:  # the ring buffer overran us
-                    continue
-                break
-            if b"type=1326" in record:
-                self._offer(record)
-
-    def _offer(self, raw: bytes) -> None:
-        fields = _parse_record(raw.decode("utf-8", "replace"))
-        if fields is not None and fields["uid"] == self.uid:
-            self._found.append(fields)
-
-    def syscall_name(self, pid: int | None = None, timeout: float = 0.25) -> str | None:
-        """The call that got the box's program killed, or None if unreported.
-
-        Waits up to `timeout` for the kernel's audit thread to deliver the
-        record (it is queued before the process dies; measured delivery is
-        tens of microseconds). With `pid` (a host pid) a kill of that process
-        wins over a kill of another process of the box.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            self._drain()
-            if pid is not None:
-                for fields in self._found:
-                    if fields.get("pid") == str(pid):
-                        return _syscall_label(fields["arch"], int(fields["syscall"]))
-            elif self._found:
-                break
-            left = deadline - time.monotonic()
-            fds = self._fds()
-            if left <= 0 or not fds:
-                break
-            select.select(fds, [], [], left)
-        if not self._found:
-            return None
-        first = self._found[0]
-        return _syscall_label(first["arch"], int(first["syscall"]))
-
-    def close(self) -> None:
-        _audit_log.watchers.discard(self)
-        if self._kmsg is not None:
-            os.close(self._kmsg)
-            self._kmsg = None
-
-    def __enter__(self) -> "KillWatcher":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-
-def killed_syscall(watcher: KillWatcher, pid: int | None = None,
-                   timeout: float = 0.25) -> str | None:
-    """After a SIGSYS death: the forbidden call's name (see KillWatcher)."""
-    return watcher.syscall_name(pid=pid, timeout=timeout)
-
-
-def kill_reporting() -> tuple[bool, str]:
-    """For check-env: can this host name the call behind a seccomp kill?"""
-    try:
-        logged = Path("/proc/sys/kernel/seccomp/actions_logged").read_text().split()
-    except OSError:
-        return False, "no /proc/sys/kernel/seccomp/actions_logged: seccomp kills cannot be named"
-    if "kill_process" not in logged:
-        return False, ("kill_process is not in /proc/sys/kernel/seccomp/actions_logged: "
-                       "add it to name the forbidden call in SIGSYS verdicts")
-    with KillWatcher(0) as watcher:
-        sources = watcher.sources
-    if "audit-netlink" in sources:
-        return True, "seccomp kills are read from the audit netlink log group"
-    if sources:
-        return True, ("seccomp kills are read from /dev/kmsg only (no CAP_AUDIT_READ): "
-                      "printk lets 10 reports through per 5 s, later kills go unnamed")
-    return False, "neither the audit netlink group nor /dev/kmsg is readable: kills go unnamed"

@@ -5,10 +5,6 @@ verdicts (AC/WA/TLE/...) in judge/verdicts.py.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
-import orjson
-
 OK, RE, SG, TO, ML, OL, XX = "OK", "RE", "SG", "TO", "ML", "OL", "XX"
 STATUSES = (OK, RE, SG, TO, ML, OL, XX)
 
@@ -16,29 +12,39 @@ STATUSES = (OK, RE, SG, TO, ML, OL, XX)
 EXIT_STATUS = {OK: 0, RE: 1, SG: 1, TO: 1, ML: 1, OL: 1, XX: 2}
 
 
-@dataclass
 class Verdict:
-    box_id: int
-    status: str
-    exit_code: int | None = None
-    signal: int | None = None
-    cpu_time: float = 0.0
-    wall_time: float = 0.0
-    memory_peak: int = 0
-    oom: bool = False
-    tle: bool = False
-    output_limit: bool = False
-    message: str = ""
-    cgroup: str | None = None
-    limits: dict = field(default_factory=dict)
-    id: str | None = None          # batch spec id, omitted when None
+    """One run's outcome (a plain class: the box helper stays small)."""
+
+    FIELDS = ("box_id", "status", "exit_code", "signal", "cpu_time", "wall_time",
+              "memory_peak", "oom", "tle", "output_limit", "message", "cgroup", "limits", "id")
+    __slots__ = FIELDS
+
+    def __init__(self, box_id: int, status: str, exit_code: int | None = None,
+                 signal: int | None = None, cpu_time: float = 0.0, wall_time: float = 0.0,
+                 memory_peak: int = 0, oom: bool = False, tle: bool = False,
+                 output_limit: bool = False, message: str = "", cgroup: str | None = None,
+                 limits: dict | None = None, id: str | None = None):
+        self.box_id, self.status, self.exit_code, self.signal = box_id, status, exit_code, signal
+        self.cpu_time, self.wall_time, self.memory_peak = cpu_time, wall_time, memory_peak
+        self.oom, self.tle, self.output_limit = oom, tle, output_limit
+        self.message, self.cgroup = message, cgroup
+        self.limits = {} if limits is None else limits
+        self.id = id    # batch spec id, omitted from the JSON when None
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Verdict) and all(
+            getattr(self, f) == getattr(other, f) for f in self.FIELDS)
+
+    def __repr__(self) -> str:
+        return "Verdict(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self.FIELDS) + ")"
 
     @property
     def exit_status(self) -> int:
         return EXIT_STATUS[self.status]
 
     def to_dict(self) -> dict:
-        out = asdict(self)
+        out = {f: getattr(self, f) for f in self.FIELDS}
+        out["limits"] = dict(self.limits)
         if out["id"] is None:
             del out["id"]
         else:  # batch lines lead with their id
@@ -46,6 +52,7 @@ class Verdict:
         return out
 
     def to_json(self) -> bytes:
+        import orjson  # not needed by the box helper, which never prints JSON
         return orjson.dumps(self.to_dict())
 
     @classmethod

@@ -28,16 +28,15 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ..limits import Limits
 
 
-@dataclass(frozen=True)
-class CgroupStats:
-    cpu_time: float       # seconds of CPU used by every task since reset()
-    memory_peak: int      # bytes, high-water mark since reset() (swap included when allowed)
-    oom_kills: int        # OOM kills in the box since reset()
+# cpu_time: seconds of CPU used by every task since reset();
+# memory_peak: bytes, high-water mark since reset() (swap included when allowed);
+# oom_kills: OOM kills in the box since reset().
+CgroupStats = namedtuple("CgroupStats", "cpu_time memory_peak oom_kills")
 
 
 class BoxCgroup(ABC):

@@ -4,12 +4,14 @@ Owns everything v1-specific: limit file names and syntax, the memsw
 ordering rule, counter resets, freezing to kill, and the fds kept open for
 the hot paths (cpuacct.usage polling, joining by cgroup.procs).
 
-cgroupspy gives typed access to the memory/cpu limit files; it has no
-pids or freezer classes, and it opens a file on every access, so those
-files and the per-run paths (reset, polling, stats, kill) use plain file
-I/O and fds of our own. It is imported on the first apply() only: a run
-with the limits already in place never pays for it. Nodes are built by
-hand (never `Tree()`) so nothing outside our sub-tree is ever walked.
+cgroupspy manages the tree: it creates and removes the box's groups in the
+controllers it knows (memory, cpu, cpuacct; pids and freezer, which it has
+no classes for, are plain directories). Limits and every per-run path
+(reset, polling, stats, kill) are plain writes and reads on our own paths
+and fds: they run in the box helper before every run, and the helper forks
+once per run, so it must stay small (cgroupspy brings logging, json, uuid,
+datetime with it). Nodes are built by hand (never `Tree()`) so nothing
+outside our sub-tree is ever walked.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer")
 # the box can be frozen by kill_all; memory and cpuacct last, so as little
 # of the set-up as possible is charged.
 JOIN_ORDER = ("freezer", "pids", "cpu", "memory", "cpuacct")
+CGROUPSPY_CONTROLLERS = ("memory", "cpu", "cpuacct")
 CFS_PERIOD_US = 100_000
 DEFAULT_SHARES = 1024
 FREEZE_TIMEOUT = 1.0
@@ -48,7 +51,6 @@ class V1BoxCgroup(BoxCgroup):
         self.name = _files.box_name(self.box_id)
         self.paths = {c: os.path.join(self.root, c, _files.PARENT_NAME, self.name)
                       for c in CONTROLLERS}
-        self._nodes: dict | None = None
         self._join_fds: list[int] | None = None
         self._usage_fd: int | None = None
         self._oom_baseline = 0
@@ -63,11 +65,6 @@ class V1BoxCgroup(BoxCgroup):
         parent = Node(_files.PARENT_NAME.encode(), parent=ctrl)
         return Node(self.name.encode(), parent=parent)
 
-    def _controller(self, name: str):
-        if self._nodes is None:
-            self._nodes = {c: self._node(c) for c in ("memory", "cpu")}
-        return self._nodes[name].controller
-
     def _file(self, controller: str, name: str) -> str:
         return os.path.join(self.paths[controller], name)
 
@@ -79,7 +76,13 @@ class V1BoxCgroup(BoxCgroup):
             if not os.path.isdir(top):
                 raise CgroupError(f"cgroup v1 controller {controller!r} is not mounted at {top}")
             try:
-                os.makedirs(self.paths[controller], exist_ok=True)
+                os.makedirs(os.path.dirname(self.paths[controller]), exist_ok=True)
+                if os.path.isdir(self.paths[controller]):
+                    continue
+                if controller in CGROUPSPY_CONTROLLERS:
+                    self._node(controller).parent.create_cgroup(self.name)
+                else:
+                    os.mkdir(self.paths[controller])
             except OSError as e:
                 raise CgroupError(f"cannot create {self.paths[controller]}: {e.strerror}") from None
 
@@ -89,42 +92,37 @@ class V1BoxCgroup(BoxCgroup):
 
     def apply(self, limits: Limits) -> None:
         self._apply_memory(limits)
-        cpu = self._controller("cpu")
-        try:
-            cpu.shares = limits.cpu_shares or DEFAULT_SHARES
-            cpu.cfs_period_us = CFS_PERIOD_US
-            # The kernel refuses quotas under 1 ms.
-            cpu.cfs_quota_us = (None if limits.cpus is None
-                                else max(1000, int(limits.cpus * CFS_PERIOD_US)))
-        except OSError as e:
-            raise CgroupError(f"cannot set cpu limits in {self.paths['cpu']}: {e.strerror}") from None
+        _files.write_text(self._file("cpu", "cpu.shares"), limits.cpu_shares or DEFAULT_SHARES)
+        _files.write_text(self._file("cpu", "cpu.cfs_period_us"), CFS_PERIOD_US)
+        # The kernel refuses quotas under 1 ms.
+        _files.write_text(self._file("cpu", "cpu.cfs_quota_us"),
+                          -1 if limits.cpus is None else max(1000, int(limits.cpus * CFS_PERIOD_US)))
         _files.write_text(self._file("pids", "pids.max"),
                           "max" if limits.processes is None else limits.processes)
 
     def _apply_memory(self, limits: Limits) -> None:
-        memory = self._controller("memory")
         swap = limits.swap or 0
         if swap and not self._has_memsw:
             raise CgroupError("--swap needs swap accounting (memory.memsw.* missing): "
                               "boot the kernel with swapaccount=1")
         limit = -1 if limits.mem is None else limits.mem
-        try:
-            if not self._has_memsw:
-                memory.limit_in_bytes = limit
+        set_limit = lambda: _files.write_text(self._file("memory", "memory.limit_in_bytes"), limit)
+        if not self._has_memsw:
+            set_limit()
+        else:
+            memsw = -1 if limits.mem is None else limits.mem + swap
+            set_memsw = lambda: _files.write_text(
+                self._file("memory", "memory.memsw.limit_in_bytes"), memsw)
+            current = self._read_int("memory.memsw.limit_in_bytes")
+            # memsw >= limit must hold after every single write: raise
+            # memsw before the limit, lower the limit before memsw. (The
+            # kernel shows "unlimited" as a huge number, never -1.)
+            if _unlimited(memsw) or memsw >= current:
+                set_memsw()
+                set_limit()
             else:
-                memsw = -1 if limits.mem is None else limits.mem + swap
-                current = memory.memsw_limit_in_bytes
-                # memsw >= limit must hold after every single write: raise
-                # memsw before the limit, lower the limit before memsw.
-                if _unlimited(memsw) or (current is not None and memsw >= current):
-                    memory.memsw_limit_in_bytes = memsw
-                    memory.limit_in_bytes = limit
-                else:
-                    memory.limit_in_bytes = limit
-                    memory.memsw_limit_in_bytes = memsw
-        except OSError as e:
-            raise CgroupError(f"cannot set memory limit {limits.mem} (+swap {swap}) in "
-                              f"{self.paths['memory']}: {e.strerror}") from None
+                set_limit()
+                set_memsw()
         self._swap_applied = bool(swap) and limits.mem is not None
 
     def reset(self) -> None:
@@ -228,8 +226,13 @@ class V1BoxCgroup(BoxCgroup):
             self._force_empty()
         for controller in CONTROLLERS:
             path = _files.check_owned(self.paths[controller])
+            if not os.path.isdir(path):
+                continue
             try:
-                os.rmdir(path)
+                if controller in CGROUPSPY_CONTROLLERS:
+                    self._node(controller).parent.delete_cgroup(self.name)
+                else:
+                    os.rmdir(path)
             except FileNotFoundError:
                 pass
             except OSError as e:
