@@ -227,6 +227,7 @@ def main() -> None:
                 report["backend"] = backend
                 reports.append(report)
                 print_row(report)
+    cleanup_boxes(reports, checked=args.check)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_bytes(orjson.dumps({"argv": sys.argv[1:], "cores": cores,
                                         "queue_only": args.queue_only,
@@ -235,6 +236,17 @@ def main() -> None:
     if any(r.get("check") and (r["check"]["mismatches"] or not r["check"]["one_result_each"])
            for r in reports):
         sys.exit(1)
+
+
+def cleanup_boxes(reports: list[dict], checked: bool) -> None:
+    """Remove the boxes the workers (and judge run) used: no cgroups left behind."""
+    from rustbox.batch import parse_box_ids
+    from rustbox.session import cleanup_box
+
+    used = max(r["workers"] * r["boxes_per_worker"] for r in reports)
+    boxes = list(range(FIRST_BOX, FIRST_BOX + used))
+    for box in boxes + (parse_box_ids(CHECK_BOXES) if checked else []):
+        cleanup_box(box)
 
 
 def print_row(r: dict) -> None:
