@@ -208,6 +208,7 @@ class Runner:
             os.close(setup_r)
             _program_main(self.box, request, prepared, setup_w)  # never returns
         os.close(setup_w)
+        self.cgroup.prime_join()
         try:
             error = _read_setup_error(setup_r)
             if error is not None:

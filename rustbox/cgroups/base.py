@@ -84,5 +84,9 @@ class BoxCgroup(ABC):
         """What this adapter can do on this host; a False entry is "not available"."""
         return {}
 
+    def prime_join(self) -> None:
+        """Called by the supervisor right after the clone, while the child
+        sets up: make the child's join cheap where the version needs it."""
+
     def close(self) -> None:
         """Close any fds kept open for speed (the cgroup itself stays)."""

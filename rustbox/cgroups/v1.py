@@ -53,6 +53,7 @@ class V1BoxCgroup(BoxCgroup):
                       for c in CONTROLLERS}
         self._join_fds: list[int] | None = None
         self._usage_fd: int | None = None
+        self._prime_fd: int | None = None
         self._oom_baseline = 0
         self._swap_applied = False
         self._has_memsw = os.path.exists(os.path.join(self.root, "memory",
@@ -158,6 +159,20 @@ class V1BoxCgroup(BoxCgroup):
 
     # -- measuring --------------------------------------------------------
 
+    def prime_join(self) -> None:
+        # Every v1 migration takes the kernel's global cgroup_threadgroup_rwsem
+        # for writing; the first write after an idle pause waits an RCU grace
+        # period (5-15 ms here, HOST-NOTES). The supervisor takes that wait
+        # now, moving itself into our own `rustbox` freezer group, while the
+        # child builds its root; the child's join a moment later is then cheap.
+        if self._prime_fd is None:
+            path = os.path.join(self.root, "freezer", _files.PARENT_NAME, "cgroup.procs")
+            self._prime_fd = _files.open_write_fd(path)
+        try:
+            os.write(self._prime_fd, b"0")
+        except OSError:
+            pass  # only an optimisation
+
     def cpu_time(self) -> float:
         if self._usage_fd is None:
             self._usage_fd = _files.open_read_fd(self._file("cpuacct", "cpuacct.usage"))
@@ -240,9 +255,8 @@ class V1BoxCgroup(BoxCgroup):
 
     def close(self) -> None:
         _files.close_fds(self._join_fds or ())
-        if self._usage_fd is not None:
-            _files.close_fds([self._usage_fd])
-        self._join_fds = self._usage_fd = None
+        _files.close_fds([fd for fd in (self._usage_fd, self._prime_fd) if fd is not None])
+        self._join_fds = self._usage_fd = self._prime_fd = None
 
 
 def _unlimited(value: int) -> bool:
