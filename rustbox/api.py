@@ -28,6 +28,45 @@ _IMPORT_PATH = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), *sy
 _ERRORS = {"BoxBusyError": BoxBusyError, "UsageError": UsageError}
 
 
+class _Spawner:
+    """Starts box helpers from one long-lived thread.
+
+    A helper dies with the thread that started it (its parent-death signal
+    follows the thread, not the process), so helpers are never started
+    from the caller's thread, which may be a short-lived pool worker.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._requests: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, argv: list[str]) -> subprocess.Popen:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="rustbox-spawner",
+                                                daemon=True)
+                self._thread.start()
+        reply: queue.Queue = queue.Queue(maxsize=1)
+        self._requests.put((argv, reply))
+        result = reply.get()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _serve(self) -> None:
+        while True:
+            argv, reply = self._requests.get()
+            try:
+                reply.put(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           close_fds=True))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                reply.put(exc)
+
+
+_spawn = _Spawner()
+
+
 class Box:
     """Box N for repeated runs from Python. Not for two threads at once."""
 
@@ -50,10 +89,8 @@ class Box:
         """Start the box helper (initialising the box if needed); idempotent."""
         if self._helper is not None and self._helper.poll() is None:
             return self
-        helper = subprocess.Popen(
-            [sys.executable, "-S", "-c", BOOT, "\n".join(_IMPORT_PATH),
-             str(self.box_id), str(self.root or ""), self.cg],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        helper = _spawn([sys.executable, "-S", "-c", BOOT, "\n".join(_IMPORT_PATH),
+                         str(self.box_id), str(self.root or ""), self.cg])
         hello = read_frame(helper.stdout) or {"error": "box helper died"}
         if "error" in hello:
             helper.wait()

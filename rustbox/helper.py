@@ -90,6 +90,7 @@ def main(args: list[str]) -> None:
         send({"error": str(exc), "kind": type(exc).__name__})
         return
     send({"ready": True, "path": str(session.box.path), "cgroup": session.cgroup.version})
+    session.runner.prepare_next()
     try:
         last_run = time.monotonic()
         while True:
@@ -111,6 +112,7 @@ def main(args: list[str]) -> None:
                 verdict = sandbox_failure(box_id, str(exc), session.cgroup.version,
                                           request.limits.summary(), request.id)
             send(verdict.to_dict())
+            session.runner.prepare_next()
             last_run = time.monotonic()
     finally:
         session.close()

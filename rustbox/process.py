@@ -87,13 +87,10 @@ class _Prepared:
 class Runner:
     """Runs programs in one box from a single-threaded process."""
 
-    def __init__(self, box: BoxDir, cgroup: BoxCgroup, host_netns: int | None = None,
-                 keep_init: bool = False):
+    def __init__(self, box: BoxDir, cgroup: BoxCgroup, host_netns: int | None = None):
         # host_netns set: this process already lives in the box's private
         # netns (made once), and this fd leads back for --share-net runs.
-        # keep_init: one PID namespace for the runner's life (box helper).
         self.box, self.cgroup, self.host_netns = box, cgroup, host_netns
-        self.keep_init = keep_init
         self.pid_ns = PidNamespace()
         self.root = mounts.PreparedRoot(str(box.mount_point), str(box.path))
         self._filters: dict[str, object] = {}
@@ -130,8 +127,18 @@ class Runner:
         except SetupError as exc:
             return self._failure(str(exc), request)
         finally:
-            if not self.keep_init:
-                self.pid_ns.stop()
+            # Every run gets a fresh PID namespace (pids 1, 2, ... as in the
+            # first run: a program cannot tell how many ran before it).
+            self.pid_ns.stop()
+
+    def prepare_next(self) -> None:
+        """Make the next run's PID namespace now, while the caller is idle
+        (the box helper calls it after answering): its clone is then off
+        the next run's path."""
+        try:
+            self.pid_ns.ensure()
+        except SetupError:
+            pass  # the next run tries again and reports it
 
     # -- before the clone --------------------------------------------------
 

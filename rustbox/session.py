@@ -91,9 +91,7 @@ class BoxSession:
                 host_netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                 ns.unshare(ns.CLONE_NEWNET)
                 ns.loopback_up()
-            # The box helper keeps its PID namespace for all its runs.
-            self.runner = Runner(self.box, self.cgroup, host_netns=host_netns,
-                                 keep_init=self.private_netns)
+            self.runner = Runner(self.box, self.cgroup, host_netns=host_netns)
         except BaseException:
             self.close()
             raise
