@@ -153,3 +153,29 @@ def test_api_run_one_shot():
     verdict = rustbox.run(["/bin/true"], Limits(time=1), box_id=34)
     assert verdict.status == "OK" and verdict.cpu_time < 0.05
     Box(34).cleanup()
+
+
+def test_api_runs_each_get_a_fresh_pid_namespace():
+    # Same pids in every run: output cannot depend on how many runs came before.
+    with Box(35) as box:
+        pids = []
+        for _ in range(3):
+            verdict = box.run(["/bin/sh", "-c", "echo $$ > pid.txt"], Limits(processes=2))
+            assert verdict.status == "OK"
+            pids.append((box.path / "pid.txt").read_text().strip())
+        assert pids == ["2", "2", "2"]
+    Box(35).cleanup()
+
+
+def test_a_box_first_used_from_a_short_lived_thread_keeps_its_helper():
+    import threading
+    pool = BoxPool([34])
+    try:
+        worker = threading.Thread(target=lambda: pool.run(["/bin/true"]))
+        worker.start()
+        worker.join()
+        time.sleep(0.2)
+        assert pool.boxes[0]._helper.poll() is None  # still alive after the thread ended
+        assert pool.run(["/bin/true"]).status == "OK"
+    finally:
+        pool.cleanup()
