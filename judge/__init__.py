@@ -4,11 +4,24 @@
     result = grade_submission("testdata/problems/aplusb", "sum.cpp")
 
 The public surface is re-exported here; the modules behind it are private.
+Exports load on first use, so `judge submit` (and `import judge.queue`)
+does not load the grader and the sandbox.
 """
-from .errors import JudgeError, LanguageError, ProblemError, SubmissionError
-from .grader import grade_submission, resolve_time_limit
-from .languages import load_languages
-from .problem import load_problem
+from importlib import import_module
 
-__all__ = ["grade_submission", "resolve_time_limit", "load_problem", "load_languages",
-           "JudgeError", "ProblemError", "LanguageError", "SubmissionError"]
+_EXPORTS = {
+    "grade_submission": "grader", "resolve_time_limit": "grader",
+    "load_problem": "problem", "load_languages": "languages",
+    "JudgeError": "errors", "ProblemError": "errors", "LanguageError": "errors",
+    "SubmissionError": "errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'judge' has no attribute {name!r}")
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
