@@ -41,6 +41,11 @@ def main(argv: list[str] | None = None) -> None:
         from . import run_command
         values = run_command.parse_fast(argv[1:])
         if values is not None:
-            sys.exit(guarded(lambda: run_command.run(values)))
+            status = guarded(lambda: run_command.run(values))
+            # Everything is closed and printed: skip the interpreter's
+            # teardown (~8 ms of a ~50 ms command).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
     from .cli import cli
     sys.exit(cli(argv))

@@ -88,28 +88,20 @@ def parse_fast(args: list[str]) -> dict | None:
 def run(values: dict) -> int:
     """Run the program as `values` says; print the verdict; return the exit status."""
     from .box import box_root, check_box_id
-    from .limits import limits_from
-    from .mounts import DirRule
-    from .process import RunRequest
-    from .requests import parse_env
-    from .session import BoxSession
+    from .session import BoxSession, JoinWarmer
 
-    limits = limits_from({key: values[key] for key in _LIMITS})
-    root = str(box_root())
-    request = RunRequest(
-        argv=[values["program"], *values["args"]], limits=limits, stdin=values["stdin"],
-        stdout=values["stdout"], stderr=values["stderr"],
-        stderr_to_stdout=values["stderr_to_stdout"],
-        dirs=[DirRule.parse(text, root) for text in values["dir"]],
-        no_default_dirs=values["no_default_dirs"], env=parse_env(values["env"]),
-        full_env=values["full_env"], share_net=values["share_net"], seccomp=values["seccomp"])
-    terminate_cleanly()
-    with BoxSession(check_box_id(values["box_id"]), values["cg"]) as session:
+    box_id = check_box_id(values["box_id"])
+    warmer = JoinWarmer(box_id, values["cg"])  # while the rest is imported and checked
+    try:
+        session, request = _open(values, box_id, box_root(), BoxSession)
+    finally:
+        warmer.stop()
+    with session:
         verdict = session.run(request)
     if values["meta"]:
         with open(values["meta"], "w") as f:
             f.write(verdict.to_meta())
-    data = verdict.to_json() + b"\n"
+    data = verdict.to_json_oneshot() + b"\n"
     if values["json"]:
         with open(values["json"], "wb") as f:
             f.write(data)
@@ -119,6 +111,25 @@ def run(values: dict) -> int:
     if verdict.status == "XX":
         sys.stderr.write(f"rustbox: error: {verdict.message}\n")
     return verdict.exit_status
+
+
+def _open(values: dict, box_id: int, root, session_class):
+    from .limits import limits_from
+    from .mounts import DirRule
+    from .process import RunRequest
+    from .requests import parse_env
+
+    limits = limits_from({key: values[key] for key in _LIMITS})
+    root = str(root)
+    request = RunRequest(
+        argv=[values["program"], *values["args"]], limits=limits, stdin=values["stdin"],
+        stdout=values["stdout"], stderr=values["stderr"],
+        stderr_to_stdout=values["stderr_to_stdout"],
+        dirs=[DirRule.parse(text, root) for text in values["dir"]],
+        no_default_dirs=values["no_default_dirs"], env=parse_env(values["env"]),
+        full_env=values["full_env"], share_net=values["share_net"], seccomp=values["seccomp"])
+    terminate_cleanly()
+    return session_class(box_id, values["cg"]).open(), request
 
 
 def terminate_cleanly() -> None:
