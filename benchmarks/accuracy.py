@@ -56,48 +56,88 @@ TARGET_TLE_S = 0.020
 class MachineLoad:
     """CPU time the machine spent outside this process tree while we measured.
 
-    Other people's work on the host skews every figure here: /proc/stat's
-    busy time minus our own (os.times() includes reaped children, and so the
-    box helpers and everything they ran) is what the rest of the machine
-    (other processes, kernel workers) used.
+    Other people's work on the host skews every figure here. /proc/stat's
+    busy time minus our own (os.times() counts reaped children: the box
+    helpers and all they ran) is what the rest of the machine used. Kernel
+    threads and interrupts are counted apart: much of that is work our own
+    runs cause (namespace and cgroup teardown, RCU), so only the rest,
+    other processes, is the warning sign.
     """
 
-    def __init__(self):
-        self.busy0, self.own0, self.start = self._busy(), self._own(), time.monotonic()
+    TICK = os.sysconf("SC_CLK_TCK")
 
-    @staticmethod
-    def _busy() -> float | None:
+    def __init__(self):
+        self.start = time.monotonic()
+        self.busy0, self.own0, self.kernel0 = self._busy(), self._own(), self._kernel()
+
+    @classmethod
+    def _stat(cls) -> list[int] | None:
         try:
             with open("/proc/stat") as f:
-                fields = [int(x) for x in f.readline().split()[1:]]
+                return [int(x) for x in f.readline().split()[1:]]
         except (OSError, ValueError):
             return None
+
+    @classmethod
+    def _busy(cls) -> float | None:
+        fields = cls._stat()
+        if fields is None:
+            return None
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+        return (sum(fields[:8]) - idle) / cls.TICK
 
     @staticmethod
     def _own() -> float:
         t = os.times()
         return t.user + t.system + t.children_user + t.children_system
 
+    @classmethod
+    def _kernel(cls) -> dict[str, float]:
+        """CPU seconds per kernel thread (parent kthreadd), plus irq and softirq."""
+        out: dict[str, float] = {}
+        fields = cls._stat()
+        if fields is not None and len(fields) > 6:
+            out["irq"] = (fields[5] + fields[6]) / cls.TICK
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            rest = text[text.rindex(")") + 2:].split()
+            if rest[1] == "2" or pid == "2":
+                out[pid] = (int(rest[11]) + int(rest[12])) / cls.TICK
+        return out
+
     def report(self) -> dict:
         busy = self._busy()
         elapsed = time.monotonic() - self.start
         if busy is None or self.busy0 is None or elapsed <= 0:
-            return {"elapsed": elapsed, "other_cpu": None, "other_cores": None}
-        other = max(0.0, (busy - self.busy0) - (self._own() - self.own0))
-        return {"elapsed": elapsed, "other_cpu": other, "other_cores": other / elapsed}
+            return {"elapsed": elapsed, "other_cpu": None, "other_cores": None,
+                    "kernel_cores": None}
+        outside = max(0.0, (busy - self.busy0) - (self._own() - self.own0))
+        kernel_now = self._kernel()
+        kernel = sum(max(0.0, value - self.kernel0.get(key, 0.0))
+                     for key, value in kernel_now.items())
+        kernel = min(kernel, outside)
+        other = outside - kernel
+        return {"elapsed": elapsed, "other_cpu": other, "other_cores": other / elapsed,
+                "kernel_cpu": kernel, "kernel_cores": kernel / elapsed}
 
     @staticmethod
     def note(report: dict) -> str:
         cores = report.get("other_cores")
         if cores is None:
             return "machine load: unknown (/proc/stat unreadable)"
-        text = (f"machine load outside this benchmark: {cores:.2f} cores on average over "
-                f"{report['elapsed']:.0f} s")
+        text = (f"machine load outside this benchmark over {report['elapsed']:.0f} s: "
+                f"other processes {cores:.2f} cores, kernel threads and interrupts "
+                f"{report['kernel_cores']:.2f} cores (partly caused by the runs measured)")
         if cores > 0.15:
-            text += "  -- WARNING: other work was running; figures are skewed"
+            text += "\n  -- WARNING: other processes were busy; figures are skewed"
         return text
+
 
 class Skip(Exception):
     """A path or a program cannot run here; says why."""
@@ -308,9 +348,9 @@ def fmt_error(case: Case, value: float | None) -> str:
     return f"{value * 1000:+.1f} ms"
 
 
-def render(paths: dict, cases: list[Case], failed: dict, repeats: int) -> str:
+def render(paths: dict, cases: list[Case], failed: dict, repeats: int, version: str) -> str:
     lines = [f"rustbox accuracy: {repeats} runs per case, error = measured - nominal "
-             "(median, and the largest seen)"]
+             "(median, and the largest seen)", version]
     for name, result in paths.items():
         lines.append("")
         if result["status"] != "ok":
@@ -374,6 +414,22 @@ def judge(result: dict, cases: list[Case]) -> list[dict]:
         target("TLE stop latency (cpu), all limits", tle_names, TARGET_TLE_S * 1000, 1000, "ms",
                signed=True),
     ]
+
+
+def git(*args: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+    except OSError:
+        return None  # no git: the report just lacks the commit
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def version_note() -> tuple[str | None, bool | None, str]:
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "rustbox")
+    dirty = None if dirty is None else bool(dirty)
+    return commit, dirty, (f"rustbox at commit {commit or '?'}"
+                           + (" + uncommitted changes in rustbox/" if dirty else ""))
 
 
 def cleanup_boxes(box_ids, log) -> None:
@@ -450,11 +506,13 @@ def main(argv=None) -> int:
     cleanup_boxes(used_boxes, log)
     load = machine.report()
 
-    print(render(paths, cases, failed, args.repeats))
+    commit, dirty, version = version_note()
+    print(render(paths, cases, failed, args.repeats, version))
     print(MachineLoad.note(load), flush=True)
     report = {"benchmark": "accuracy", "machine_load": load, "host": {
                   "kernel": platform.release(), "cpus": os.cpu_count(),
-                  "python": platform.python_version(),
+                  "python": platform.python_version(), "commit": commit,
+                  "rustbox_tree_dirty": dirty,
                   "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
               "settings": {"repeats": args.repeats},
               "compile_failures": failed,
