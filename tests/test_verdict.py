@@ -64,3 +64,11 @@ def test_meta_format():
 
 def test_exit_statuses_follow_the_contract():
     assert EXIT_STATUS == {"OK": 0, "RE": 1, "SG": 1, "TO": 1, "ML": 1, "OL": 1, "XX": 2}
+
+
+def test_oneshot_json_is_byte_identical_to_orjson():
+    verdict = status_of(signum=signal.SIGSEGV, cpu_time=0.1234, wall_time=1e-05)
+    verdict.message = "caught fatal signal — é ✓ \"quoted\" \\ back"
+    verdict.id = "t1"
+    assert verdict.to_json_oneshot() == verdict.to_json()
+    assert status_of(0).to_json_oneshot() == status_of(0).to_json()
