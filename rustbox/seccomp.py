@@ -21,7 +21,7 @@ re-exported here.
   record of the kill (type 1326, AUDIT_SECCOMP). `KillWatcher(uid)` is
   opened before the run and `watcher.syscall_name()` read after it.
 
-Why audit records (measured on Linux 6.18, see docs/SECURITY.md): the kernel
+Why audit records (measured on Linux 6.18, see the README's Security section): the kernel
 logs every RET_KILL_* whose action is in
 /proc/sys/kernel/seccomp/actions_logged, with or without auditd. It hands
 each record to the audit netlink "read log" multicast group (unlimited, needs
