@@ -411,12 +411,13 @@ def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w
         _fail(setup_w, step, exc)
 
 
-# The namespace's init: util-linux's setpriv arms the parent-death signal
-# (the supervisor gone -> init gone -> namespace emptied) and execs sleep.
-# Started by posix_spawn (vfork: no copy of the supervisor's memory), it
-# costs a fraction of a cloned Python init. It does not reap: a zombie
-# orphan keeps its pid until the run ends and the namespace goes.
-INIT_ARGV = ("/usr/bin/setpriv", "--pdeathsig", "KILL", "--", "/usr/bin/sleep", "infinity")
+# The namespace's init: `cat` reading a pipe only the supervisor can write
+# to. It blocks until the supervisor closes the pipe or dies (end of file:
+# init gone -> namespace emptied). Started by posix_spawn (vfork: no copy
+# of the supervisor's memory), one small exec costs a fraction of a cloned
+# Python init. It does not reap: a zombie orphan keeps its pid until the
+# run ends and the namespace goes with its init.
+INIT_ARGV = ("/usr/bin/cat",)
 
 
 class PidNamespace:
@@ -429,6 +430,7 @@ class PidNamespace:
 
     def __init__(self):
         self.init_pid: int | None = None
+        self._lifeline: int | None = None   # the write end of the init's stdin
         self._own_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
 
     def ensure(self) -> None:
@@ -444,23 +446,28 @@ class PidNamespace:
             raise SetupError("unshare", exc.errno, "PID namespace") from None
         if os.path.exists(INIT_ARGV[0]):
             self.init_pid = self._spawn_init()
-        else:  # no util-linux setpriv: a cloned copy of ourselves, slower
+        else:  # no coreutils cat: a cloned copy of ourselves, slower
             pid = ns.clone_process(0)
             if pid == 0:
                 _init_main()
             self.init_pid = pid
 
-    @staticmethod
-    def _spawn_init() -> int:
+    def _spawn_init(self) -> int:
+        read_end, self._lifeline = os.pipe2(os.O_CLOEXEC)
         try:
             return os.posix_spawn(
                 INIT_ARGV[0], INIT_ARGV, {"PATH": DEFAULT_PATH},
-                file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDWR, 0),
-                              (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)],
+                file_actions=[(os.POSIX_SPAWN_DUP2, read_end, 0),
+                              (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                              (os.POSIX_SPAWN_DUP2, 1, 2)],
                 setsid=True, setsigmask=(),
                 setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM))
         except OSError as exc:
+            os.close(self._lifeline)
+            self._lifeline = None
             raise SetupError("init", exc.errno, "PID namespace") from None
+        finally:
+            os.close(read_end)
 
     def stop(self) -> None:
         """Kill the init: the kernel then kills every process in the namespace."""
@@ -472,6 +479,9 @@ class PidNamespace:
         except (ProcessLookupError, ChildProcessError):
             pass
         self.init_pid = None
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
 
     def close(self) -> None:
         if self._own_ns is not None:
