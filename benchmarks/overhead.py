@@ -25,7 +25,8 @@ Then batch throughput: a JSONL file of 1000 specs of /bin/true goes through
 `rustbox batch` (a subprocess; or run_batch in this process with
 --batch-via api) over one box (600) and over two (600-601), alternately,
 repeated; runs/s = specs / wall time of the whole command, its start-up
-included. The batch's own summary rate (start-up excluded) is kept too.
+included; 5 times each by default. The batch's own summary rate (start-up
+excluded) is kept too.
 
 The table gives median, p90, mean and min per method, the ratios to the
 targets of issue 4, and everything (raw samples included) goes to --json.
@@ -578,8 +579,8 @@ def parse_args(argv):
                         help="untimed warm-up iterations first (default 10)")
     parser.add_argument("--batch-specs", type=positive, default=1000,
                         help="spec lines per batch (default 1000)")
-    parser.add_argument("--batch-repeats", type=positive, default=3,
-                        help="batches per layout, median kept (default 3)")
+    parser.add_argument("--batch-repeats", type=positive, default=5,
+                        help="batches per layout, median kept (default 5)")
     parser.add_argument("--batch-via", choices=("cli", "api"), default="cli",
                         help="`rustbox batch` subprocess (default) or run_batch in-process")
     parser.add_argument("--no-batch", action="store_true", help="skip the batch measurement")
