@@ -82,6 +82,7 @@ class _Prepared:
         self.filter, self.join_fds = filter, join_fds
         self.new_netns = new_netns          # clone a fresh netns (and bring its lo up)
         self.host_netns = host_netns        # fd to enter for --share-net from a private netns
+        self.signals = non_default_signals()  # for the child to put back to the default
 
 
 class Runner:
@@ -373,7 +374,7 @@ def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w
     """The cloned child: every set-up step, then exec. Never returns."""
     step = "signals"
     try:
-        _reset_signals()
+        _reset_signals(prepared.signals)
         os.setsid()  # the terminal's Ctrl-C is for rustbox, not the program
         if prepared.host_netns is not None:
             step = "network"
@@ -565,18 +566,27 @@ def _redirect_stdio(request: RunRequest) -> None:
         attach(request.stderr, 2, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 
 
-def _reset_signals() -> None:
-    # Python ignores SIGPIPE and SIGXFSZ, and exec keeps ignored signals.
-    # Python knows every disposition (it reads them all at start-up), so
-    # only the ones not at the default need a system call.
+def non_default_signals() -> list[int]:
+    """The signals whose disposition is not the default here (Python's SIGINT
+    handler, its ignored SIGPIPE and SIGXFSZ, a SIGTERM handler...). Python
+    knows every disposition (it reads them all at start-up). Computed in
+    the supervisor, so the child touches as little Python as it can."""
+    found = []
     for signum in signal.valid_signals():
         if signum in (signal.SIGKILL, signal.SIGSTOP):
             continue
         try:
             if signal.getsignal(signum) not in (signal.SIG_DFL, None):
-                signal.signal(signum, signal.SIG_DFL)
+                found.append(signum)
         except (OSError, ValueError):
             pass
+    return found
+
+
+def _reset_signals(signals: list[int] | None = None) -> None:
+    # exec keeps ignored signals: a program past --fsize must die of SIGXFSZ.
+    for signum in non_default_signals() if signals is None else signals:
+        signal.signal(signum, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
