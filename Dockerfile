@@ -16,7 +16,8 @@ FROM debian:bookworm-slim
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        python3 python3-venv python3-dev gcc g++ make libcap-dev libseccomp2 \
+        python3 python3-venv python3-dev gcc g++ make libc6-dev libstdc++-12-dev \
+        libcap-dev libseccomp2 \
         default-jdk-headless nodejs rustc redis-server procps \
  && rm -rf /var/lib/apt/lists/*
 
