@@ -3,18 +3,19 @@
 Process tree of a run (host view):
 
     supervisor (this process: the CLI or the box helper, single-threaded)
-      ├─ init     pid 1 of the box's PID namespace; root; only reaps orphans.
-      │           The box helper keeps one for its whole life, the CLI makes
-      │           one per run. It never joins the box cgroups.
-      └─ program  a direct child of the supervisor, created inside init's PID
-                  namespace (setns) with its own mount/IPC/UTS namespaces:
-                  builds its root, drops to the box uid, no capabilities,
-                  seccomp, joins the box cgroups as its very last step, execve.
+      ├─ init     pid 1 of a fresh PID namespace for each run (`cat` on a
+      │           pipe, see PidNamespace); root; never in the box cgroups.
+      └─ program  a direct child of the supervisor, born inside init's PID
+                  namespace with its own mount/IPC/UTS (and net) namespaces:
+                  mounts its /tmp and /proc, pivots into the prepared root,
+                  drops to the box uid, no capabilities, seccomp, joins the
+                  box cgroups as its very last step, execve.
 
 One clone per run, and the supervisor reads the program's own wait status.
 Nothing of Python's memory or set-up is charged to the program; when the
-run ends the cgroup is frozen and killed (daemons included), and when the
-supervisor dies the init dies with it, taking the namespace along.
+run ends the cgroup is frozen and killed (daemons included) and the init
+killed, which empties the namespace; when the supervisor dies the init
+sees end of file and exits, taking the namespace along.
 
 Set-up failures travel back on a close-on-exec pipe as (step, errno,
 detail); end of file on that pipe means the exec happened.
@@ -491,7 +492,8 @@ class PidNamespace:
 
 
 def _init_main() -> None:
-    """pid 1 of the box: holds the namespace open and reaps orphans. Never returns."""
+    """The fallback init (no /usr/bin/cat): holds the namespace open and reaps
+    orphans. Never returns."""
     try:
         _set_pdeathsig()  # the supervisor gone -> init gone -> namespace gone
         _reset_signals()
