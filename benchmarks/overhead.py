@@ -316,7 +316,7 @@ def measure_batch(specs: int, repeats: int, via: str, workdir: Path, log) -> dic
             f.write(json.dumps({"id": f"t{i}", "argv": [TRUE]}) + "\n")
     layouts = {"1box": [API_BOX], "2box": [API_BOX, CLI_BOX]}
     result: dict = {"specs": specs, "repeats": repeats, "via": via,
-                    "command": (f"rustbox batch SPEC --boxes {{ids}}" if via == "cli"
+                    "command": ("rustbox batch SPEC --boxes {ids}" if via == "cli"
                                 else "rustbox.batch.run_batch(...) in-process")}
     runs: dict[str, list[dict]] = {name: [] for name in layouts}
     log(f"overhead: batch of {specs} x /bin/true, 1 box and 2 boxes, {repeats} times each...")

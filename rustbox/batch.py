@@ -18,7 +18,7 @@ from .api import BoxPool
 from .box import box_root, check_box_id
 from .errors import RustboxError, UsageError
 from .requests import request_from_spec
-from .verdict import OK, XX, Verdict, sandbox_failure
+from .verdict import OK, Verdict, sandbox_failure
 
 
 def parse_box_ids(text: str) -> list[int]:

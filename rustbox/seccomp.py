@@ -44,7 +44,7 @@ import orjson
 
 from .bpf import BUILTIN_POLICIES, CompiledFilter, install, load_filter
 from .errors import UsageError
-from .seccomp_kills import (AUDIT_SECCOMP, KillWatcher, forbidden_message, kill_reporting,
+from .seccomp_kills import (KillWatcher, forbidden_message, kill_reporting,
                             killed_syscall)
 
 # pyseccomp is imported where libseccomp is needed (validating a policy,

@@ -1,7 +1,6 @@
 """Shared fixtures: compiled test programs and a CLI runner for `rustbox`."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

@@ -1,5 +1,4 @@
 """Verdict classification, JSON and isolate's meta format."""
-import os
 import signal
 
 import orjson

@@ -28,7 +28,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .base import (DEAD, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, FAILED, QUEUED,
+from .base import (DEAD, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, QUEUED,
                    RUNNING, STATES, Claim, Entry, InvalidSubmission, Queue, QueueError,
                    QueueUnavailable, Submission, UnknownSubmission, failure_record, valid_id)
 
