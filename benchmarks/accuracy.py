@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import MachineLoad, Skip, git, positive, write_report  # noqa: E402
+from bench_common import (MachineLoad, Skip, cleanup_boxes, git, positive,  # noqa: E402
+                          rustbox_cli, write_report)  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAMS = REPO / "testdata" / "programs"
@@ -157,8 +158,7 @@ class CliPath:
 
     def __init__(self, binaries: dict[str, Path], workdir: Path):
         self.binaries, self.workdir = binaries, workdir
-        beside = Path(sys.executable).parent / "rustbox"
-        self.cli = str(beside) if beside.exists() else shutil.which("rustbox")
+        self.cli = rustbox_cli()
 
     def open(self) -> None:
         if self.cli is None:
@@ -337,19 +337,6 @@ def version_note() -> tuple[str | None, bool | None, str]:
                            + (" + uncommitted changes in rustbox/" if dirty else ""))
 
 
-def cleanup_boxes(box_ids, log) -> None:
-    beside = Path(sys.executable).parent / "rustbox"
-    cli = str(beside) if beside.exists() else shutil.which("rustbox")
-    for box_id in box_ids:
-        if cli is None:
-            log(f"accuracy: cannot clean up box {box_id}: missing tool: rustbox")
-            continue
-        proc = subprocess.run([cli, "cleanup", "--box-id", str(box_id)],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            log(f"accuracy: cleanup of box {box_id} failed: {proc.stderr.strip()}")
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="benchmarks/accuracy.py",
@@ -396,9 +383,9 @@ def main(argv=None) -> int:
                 paths[path.name] = measure(path, cases, args.repeats, log)
         except KeyboardInterrupt:
             log("accuracy: interrupted")
-            cleanup_boxes(used_boxes, log)
+            cleanup_boxes(used_boxes, log, "accuracy")
             return 130
-    cleanup_boxes(used_boxes, log)
+    cleanup_boxes(used_boxes, log, "accuracy")
     load = machine.report()
 
     commit, dirty, version = version_note()

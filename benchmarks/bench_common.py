@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -131,3 +133,28 @@ def write_report(path: str, report: dict, log, who: str) -> int:
         log(f"{who}: error: cannot write {path}: {exc.strerror or exc}")
         return 2
     return 0
+
+
+def rustbox_cli() -> str | None:
+    """The venv's rustbox script (next to this interpreter), else the one on PATH."""
+    beside = Path(sys.executable).parent / "rustbox"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("rustbox")
+
+
+def cleanup_boxes(box_ids, log, who: str) -> None:
+    """Remove the benchmark's boxes; a failure is one logged line."""
+    cli = rustbox_cli()
+    for box_id in box_ids:
+        if cli is None:
+            try:
+                from rustbox.session import cleanup_box
+                cleanup_box(box_id)
+            except Exception as exc:  # noqa: BLE001 - report, never a traceback
+                log(f"{who}: cleanup of box {box_id} failed: {exc}")
+            continue
+        proc = subprocess.run([cli, "cleanup", "--box-id", str(box_id)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            log(f"{who}: cleanup of box {box_id} failed: {proc.stderr.strip()}")

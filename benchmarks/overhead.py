@@ -51,7 +51,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import MachineLoad, Skip, git, positive, write_report  # noqa: E402
+from bench_common import (MachineLoad, Skip, cleanup_boxes, git, positive,  # noqa: E402
+                          rustbox_cli, write_report)  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "overhead.json"
@@ -176,14 +177,6 @@ class ApiRun(Method):
         if self.box is not None:
             self.box.close()
             self.box = None
-
-
-def rustbox_cli() -> str | None:
-    """The venv's rustbox script (next to this interpreter), else the one on PATH."""
-    beside = Path(sys.executable).parent / "rustbox"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("rustbox")
 
 
 def build_methods() -> list[Method]:
@@ -446,22 +439,6 @@ def host_info() -> dict:
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
-def cleanup_boxes(log) -> None:
-    cli = rustbox_cli()
-    for box_id in (API_BOX, CLI_BOX):
-        if cli is None:
-            try:
-                from rustbox.session import cleanup_box
-                cleanup_box(box_id)
-            except Exception as exc:  # noqa: BLE001 - report, never a traceback
-                log(f"overhead: cleanup of box {box_id} failed: {exc}")
-            continue
-        proc = subprocess.run([cli, "cleanup", "--box-id", str(box_id)],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            log(f"overhead: cleanup of box {box_id} failed: {proc.stderr.strip()}")
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="benchmarks/overhead.py",
@@ -516,12 +493,12 @@ def main(argv=None) -> int:
                                       Path(workdir), log)
     except KeyboardInterrupt:
         log("overhead: interrupted")
-        cleanup_boxes(log)
+        cleanup_boxes((API_BOX, CLI_BOX), log, "overhead")
         return 130
     finally:
         for method in methods:
             method.close()
-    cleanup_boxes(log)
+    cleanup_boxes((API_BOX, CLI_BOX), log, "overhead")
     load = machine.report()
 
     rat = ratios(results, batch)

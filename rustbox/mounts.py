@@ -6,6 +6,7 @@ inside its private mount namespace, so nothing here is seen by the host.
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections import namedtuple
 
@@ -69,12 +70,18 @@ def _refuse_sensitive(text: str, host: str, inside: str, root: str) -> None:
 
 def default_rules() -> list[DirRule]:
     """`/usr /bin /lib /lib64 /etc` read-only (symlinks stay symlinks), private /tmp."""
+    return list(_host_default_rules())
+
+
+@functools.lru_cache(maxsize=1)
+def _host_default_rules() -> tuple[DirRule, ...]:
+    # Asked before every run; the host's top-level layout does not change.
     rules = [DirRule("/usr", "/usr"), DirRule("/etc", "/etc")]
     for path in ("/bin", "/lib", "/lib64", "/sbin", "/lib32", "/libx32"):
         if os.path.isdir(path) or os.path.islink(path):
             rules.append(DirRule(path, path, optional=True))
     rules.append(DirRule("/tmp", None, mode="rw", tmpfs=True))
-    return rules
+    return tuple(rules)
 
 
 def merge_rules(defaults: list[DirRule], extra: list[DirRule]) -> list[DirRule]:

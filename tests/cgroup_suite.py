@@ -34,6 +34,16 @@ MiB = 1 << 20
 CHARGE_BATCH = 256 * 1024 * (os.cpu_count() or 1)
 
 
+def alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (both harnesses use it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
 @dataclass
 class Outcome:
     exit_code: int | None

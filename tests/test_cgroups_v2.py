@@ -28,7 +28,7 @@ from rustbox.cgroups.v2 import V2BoxCgroup, shares_to_weight
 from rustbox.errors import CgroupError, HostSetupError
 from rustbox.limits import Limits
 from tests.cgroup_suite import *  # noqa: F401,F403  (the shared tests)
-from tests.cgroup_suite import MiB, Outcome
+from tests.cgroup_suite import MiB, Outcome, alive
 
 BOX_ID = 901
 PROGRAM_BASE = 256 * 1024  # what a tiny program costs on top of what it touches
@@ -228,12 +228,7 @@ class V2Harness:
         return daemon.pid
 
     def alive(self, pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rpartition(")")[2].split()[0]
-        except FileNotFoundError:
-            return False
-        return state not in ("Z", "X")
+        return alive(pid)
 
     def removed(self) -> bool:
         return not os.path.exists(self.box)

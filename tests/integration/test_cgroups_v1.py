@@ -20,7 +20,7 @@ from rustbox.cgroups import open_box_cgroup
 from rustbox.cgroups.v1 import V1BoxCgroup
 from rustbox.limits import Limits
 from tests.cgroup_suite import *  # noqa: F401,F403  (the shared tests)
-from tests.cgroup_suite import MiB, Outcome
+from tests.cgroup_suite import MiB, Outcome, alive
 
 ROOT = "/sys/fs/cgroup"
 BOX_ID = 900
@@ -197,12 +197,7 @@ class V1Harness:
         return int(launch.output())
 
     def alive(self, pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rpartition(")")[2].split()[0]
-        except FileNotFoundError:
-            return False
-        return state not in ("Z", "X")
+        return alive(pid)
 
     def removed(self) -> bool:
         return not any(os.path.exists(p) for p in self.cg.paths.values())
