@@ -20,13 +20,15 @@ from pathlib import Path
 
 from rustbox import DirRule, Limits
 
-from .errors import JudgeError, LanguageError, SubmissionError
+from .errors import LanguageError, SubmissionError
 from .languages import PROGRAM_DIR, Language, LanguageTable, Mount
 
 COMPILE_LOG = "compile.log"
 MESSAGE_LINES, MESSAGE_CHARS = 40, 4000
 MAX_SOURCE_BYTES = 16 << 20          # what we copy in, whatever limits.code says
-MAX_ARTIFACT_BYTES = 512 << 20       # what we copy out of the compile box
+MAX_ARTIFACT_BYTES = 512 << 20       # what we copy out of the compile box ...
+MAX_ARTIFACT_ENTRIES = 100_000       # ... in files and directories
+MAX_ARTIFACT_DEPTH = 100             # ... and in levels of directories
 
 
 @dataclass(frozen=True)
@@ -112,24 +114,112 @@ def _read_box_file(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
+class ArtifactLimit(Exception):
+    """The build left more than the judge copies out (the program's fault: CE)."""
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def _copy_out(box_dir: Path, target: Path) -> None:
-    """Regular files (and directories) the compile left, never following links."""
-    total = 0
-    for root, dirs, files in os.walk(box_dir, followlinks=False):
-        rel = Path(root).relative_to(box_dir)
-        (target / rel).mkdir(mode=0o755, exist_ok=True)
-        for name in files:
-            path = Path(root) / name
-            st = os.lstat(path)
-            if not stat.S_ISREG(st.st_mode) or name == COMPILE_LOG:
+    """Regular files (and directories) the compile left, never following links.
+
+    The box's tree is the program's: every open is relative to its parent
+    directory's fd and O_NOFOLLOW (a link is skipped, never followed), and
+    the walk is a loop holding one directory open on each side, so neither
+    a tree thousands of levels deep nor a wide one touches Python's
+    recursion limit or the fd limit. No box process runs meanwhile (the
+    compile's processes are dead and we hold the box), so going back up by
+    ".." is safe; the target side is ours. What is copied is bounded in
+    bytes, entries and depth: past a bound the build is refused
+    (ArtifactLimit), so the copy stays small enough for anyone to walk.
+    """
+    budget = {"bytes": 0, "entries": 0}
+    src = os.open(box_dir, _DIR_FLAGS)
+    try:
+        dst = os.open(target, _DIR_FLAGS)
+    except BaseException:
+        os.close(src)
+        raise
+    pending = [_copy_files(src, dst, budget)]   # per level: subdirectories left to copy
+    try:
+        while True:
+            if pending[-1]:
+                name = pending[-1].pop()
+                try:
+                    child = os.open(name, _DIR_FLAGS, dir_fd=src)
+                except OSError:
+                    continue                        # gone or not a directory: nothing to copy
+                if len(pending) >= MAX_ARTIFACT_DEPTH:
+                    os.close(child)
+                    raise ArtifactLimit(f"the build left directories nested deeper than "
+                                        f"{MAX_ARTIFACT_DEPTH} levels")
+                os.close(src)
+                src = child
+                os.mkdir(name, 0o755, dir_fd=dst)
+                child = os.open(name, _DIR_FLAGS, dir_fd=dst)
+                os.close(dst)
+                dst = child
+                pending.append(_copy_files(src, dst, budget))
                 continue
-            total += st.st_size
-            if total > MAX_ARTIFACT_BYTES:
-                raise JudgeError(f"the build left more than {MAX_ARTIFACT_BYTES >> 20} MiB of files")
-            data = _read_box_file(path, st.st_size)
-            dest = target / rel / name
-            dest.write_bytes(data)
-            os.chmod(dest, 0o755 if st.st_mode & 0o111 else 0o644)
+            pending.pop()
+            if not pending:
+                return
+            src, dst = _parent(src), _parent(dst)
+    finally:
+        os.close(src)
+        os.close(dst)
+
+
+def _parent(fd: int) -> int:
+    """The directory above fd, opened; closes fd."""
+    parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+    os.close(fd)
+    return parent
+
+
+def _copy_files(src: int, dst: int, budget: dict) -> list[str]:
+    """Copy the regular files of directory src into dst; return its subdirectories."""
+    subdirs = []
+    with os.scandir(src) as entries:
+        for entry in entries:
+            budget["entries"] += 1
+            if budget["entries"] > MAX_ARTIFACT_ENTRIES:
+                raise ArtifactLimit(f"the build left more than {MAX_ARTIFACT_ENTRIES} files "
+                                    "and directories")
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            elif entry.is_file(follow_symlinks=False) and entry.name != COMPILE_LOG:
+                _copy_file(src, dst, entry.name, budget)
+    return subdirs
+
+
+def _copy_file(src: int, dst: int, name: str, budget: dict) -> None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=src)
+    except OSError:
+        return
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return
+        budget["bytes"] += st.st_size
+        if budget["bytes"] > MAX_ARTIFACT_BYTES:
+            raise ArtifactLimit(f"the build left more than {MAX_ARTIFACT_BYTES >> 20} MiB of files")
+        out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      0o755 if st.st_mode & 0o111 else 0o644, dir_fd=dst)
+        try:
+            left = st.st_size
+            while left > 0:
+                sent = os.sendfile(out, fd, None, min(left, 1 << 24))
+                if not sent:
+                    break
+                left -= sent
+            os.fchmod(out, 0o755 if st.st_mode & 0o111 else 0o644)
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
 
 
 def _install(box, name: str, data: bytes, mode: int = 0o644) -> None:
@@ -193,6 +283,8 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: C
         result.message = truncate_message(log)       # warnings
     try:
         _copy_out(box.path, output_dir)
+    except ArtifactLimit as exc:
+        return BuildResult(False, "CE", str(exc), result.cpu_time, result.wall_time)
     finally:
         box.clear()
     result.program = Program(language=language, directory=output_dir, argv=run_argv,

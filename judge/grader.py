@@ -30,7 +30,8 @@ from . import scoring
 from .build import (BuildResult, CompileLimits, Program, ValidatorCache, _read_box_file, build,
                     detect_language, source_files)
 from .errors import JudgeError, ProblemError
-from .languages import LanguageTable, load_languages
+from .hostpaths import HostPaths
+from .languages import PROGRAM_DIR, LanguageTable, load_languages
 from .problem import Problem, TestCase, load_problem
 from .validators import FEEDBACK_DIR, Judgement, compare, interpret
 from .verdicts import AC, CE, JE, OLE, WA, from_status
@@ -95,9 +96,12 @@ class Grader:
     """One submission's grading: holds the problem, the build and the boxes."""
 
     def __init__(self, problem: Problem, pool: BoxPool, table: LanguageTable, time_limit: float,
-                 cache: ValidatorCache, progress=None):
+                 cache: ValidatorCache, progress=None, host_paths: HostPaths | None = None):
         self.problem, self.pool, self.table = problem, pool, table
         self.time_limit, self.cache, self.progress = time_limit, cache, progress
+        # Every message built from what a program printed goes through this.
+        self.scrub = host_paths or HostPaths().add_cache(cache.root).add(problem.path,
+                                                                          problem.short_name)
         self.validators: list[Program] = []
         self.answers: dict[str, bytes] = {}
         self._cut: set[str] = set()
@@ -124,7 +128,8 @@ class Grader:
             except JudgeError as exc:
                 raise ProblemError(source, f"output validator: {exc}") from None
             if not result.ok:
-                raise ProblemError(source, f"output validator does not compile: {_one_line(result.message)}")
+                raise ProblemError(source, "output validator does not compile: "
+                                           + self.scrub(_one_line(result.message)))
             self.validators.append(result.program)
 
     # ---- running -----------------------------------------------------
@@ -168,6 +173,7 @@ class Grader:
                     if self.problem.scoring:
                         result.score = scoring.test_score(test, result.verdict, judgement.score)
             # No clear here: the next borrower empties the box before use.
+        result.message = self.scrub(result.message)
         if self.problem.scoring and result.score is None:
             result.score = scoring.test_score(test, result.verdict, None)
         if result.verdict != AC:
@@ -296,13 +302,16 @@ def grade_submission(problem_dir, source_path, language=None, time_limit=None, p
     result = {"submission": submission_id, "problem": problem.short_name, "language": lang.id,
               "verdict": JE, "score": None, "max_score": None, "time_limit": limit,
               "compile": {"status": "OK", "message": ""}, "tests": []}
+    cache = ValidatorCache(cache_dir or default_cache_dir())
+    host_paths = (HostPaths().add(workdir / "build", PROGRAM_DIR).add(workdir, "<tmp>")
+                  .add_cache(cache.root).add(problem.path, problem.short_name))
     try:
-        grader = Grader(problem, pool, table, limit, ValidatorCache(cache_dir or default_cache_dir()), progress)
+        grader = Grader(problem, pool, table, limit, cache, progress, host_paths)
         grader.build_validators()
         compile_started = time.monotonic()
         built = grader.compile_submission(source, lang, workdir / "build")
         compile_ended = time.monotonic()
-        result["compile"] = {"status": built.status, "message": built.message}
+        result["compile"] = {"status": built.status, "message": host_paths.scrub(built.message)}
         if problem.scoring:
             result["max_score"] = round(grader.max_score(), 6)
             result["score"] = 0.0

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .errors import JudgeError
+from .hostpaths import HostPaths
 from .queue.base import (DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, Claim, Queue,
                          QueueError)
 
@@ -220,6 +221,8 @@ class Worker:
             return
         with tempfile.TemporaryDirectory(prefix=f"judge-{sub.id}-", dir=cfg.scratch_dir) as tmp:
             source_path = Path(tmp) / sub.filename
+            # A stored failure names the submitted file, never this directory.
+            scrub = HostPaths().add(tmp + os.sep, "")
             source_path.write_text(sub.source, encoding="utf-8")
             try:
                 result = self.grade(problem_dir, source_path, language=sub.language,
@@ -228,15 +231,15 @@ class Worker:
             except JudgeError as exc:     # unknown language, broken package, ...
                 if self._abandoned.is_set():
                     return
-                self._fail(claim, f"cannot grade: {exc}")
+                self._fail(claim, scrub(f"cannot grade: {exc}"))
                 return
             except Exception as exc:
                 if self._abandoned.is_set():
                     return
                 # A retry would meet the same bug: fail it, loudly.
                 log.exception("grader crashed on %s", sub.id)
-                self._fail(claim, f"judge error on worker {cfg.worker_id}: "
-                                  f"{type(exc).__name__}: {exc}")
+                self._fail(claim, scrub(f"judge error on worker {cfg.worker_id}: "
+                                        f"{type(exc).__name__}: {exc}"))
                 return
         finished = time.time()
         if self._abandoned.is_set():
