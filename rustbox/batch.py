@@ -123,9 +123,13 @@ def run_batch(source, box_ids: list[int], parallel: int, cg: str, out, err=sys.s
             try:
                 with pool.box() as box:
                     verdict = box.run_request(request)
+                verdict.id = spec_id
+                verdict.to_json()  # a verdict that cannot be printed is this line's XX
             except RustboxError as exc:
                 verdict = sandbox_failure(-1, str(exc), id=spec_id)
-            verdict.id = spec_id
+            except Exception as exc:  # noqa: BLE001 - one line's fault never stops the batch
+                verdict = sandbox_failure(-1, f"internal error: {type(exc).__name__}: {exc}",
+                                          id=spec_id)
             emit(verdict)
 
     threads = [threading.Thread(target=worker, daemon=True)

@@ -18,7 +18,7 @@ import stat
 import time
 from pathlib import Path
 
-from .errors import BoxBusyError, UsageError
+from .errors import BoxBusyError, HostSetupError, UsageError
 
 DEFAULT_ROOT = "/var/lib/rustbox"
 DEFAULT_FIRST_UID = 61000
@@ -30,6 +30,12 @@ def box_root() -> Path:
 
 
 def first_uid() -> int:
+    """The uid of box 0; box N runs as first_uid() + N (gid the same).
+
+    The whole range first_uid() .. first_uid() + MAX_BOX_ID must be ordinary
+    uids the kernel maps: never 0 (root) and never 2**32-1, which setresuid
+    reads as -1, "leave unchanged", so the program would keep root.
+    """
     raw = os.environ.get("RUSTBOX_FIRST_UID")
     if not raw:
         return DEFAULT_FIRST_UID
@@ -37,9 +43,48 @@ def first_uid() -> int:
         value = int(raw)
     except ValueError:
         raise UsageError(f"invalid RUSTBOX_FIRST_UID: {raw!r} (expected a number)") from None
-    if value <= 0:
-        raise UsageError(f"invalid RUSTBOX_FIRST_UID: {raw!r} (must be positive)")
+    last = _mapped_ids_end() - 1
+    if not 0 < value <= last - MAX_BOX_ID:
+        raise UsageError(f"invalid RUSTBOX_FIRST_UID: {raw!r} (the box uids {value}.."
+                         f"{value + MAX_BOX_ID} must lie within 1..{last})")
     return value
+
+
+def _mapped_ids_end() -> int:
+    """One past the highest uid (and gid) this process can switch to: the
+    kernel's range, minus the top id (-1), and within our user namespace's maps."""
+    end = (1 << 32) - 1
+    for map_file in ("/proc/self/uid_map", "/proc/self/gid_map"):
+        try:
+            with open(map_file) as f:
+                ranges = [line.split() for line in f if line.strip()]
+        except OSError:
+            continue
+        top = max((int(inside) + int(count) for inside, _, count in ranges), default=end)
+        end = min(end, top)
+    return end
+
+
+_CHECKED_UIDS: set[int] = set()
+
+
+def check_box_uid(box_id: int, uid: int) -> int:
+    """Refuse a box uid or gid that belongs to someone: files and processes of
+    that user (or group) would be the program's."""
+    if uid in _CHECKED_UIDS:
+        return uid
+    import grp
+    import pwd
+    try:
+        owner = f"user {pwd.getpwuid(uid).pw_name!r}"
+    except KeyError:
+        try:
+            owner = f"group {grp.getgrgid(uid).gr_name!r}"
+        except KeyError:
+            _CHECKED_UIDS.add(uid)
+            return uid
+    raise HostSetupError(f"box {box_id} would run as uid/gid {uid}, which is {owner} on this "
+                         "host: set RUSTBOX_FIRST_UID to a free range")
 
 
 def check_box_id(box_id) -> int:
@@ -101,7 +146,7 @@ class BoxDir:
         self.home = self.root / str(self.box_id)
         self.path = self.home / "box"
         self.mount_point = self.home / "root"
-        self.uid = self.gid = first_uid() + self.box_id
+        self.uid = self.gid = check_box_uid(self.box_id, first_uid() + self.box_id)
 
     def lock(self) -> BoxLock:
         self.home.mkdir(parents=True, exist_ok=True)

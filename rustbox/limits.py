@@ -1,8 +1,12 @@
-"""Resource limits of one run, and the parsing of sizes and times.
+"""Resource limits of one run, and the parsing of sizes, times and counts.
 
-`Limits` is the single description of what a run may use; the CLI, the
-batch specs and the Python API all build one, and the cgroup adapters and
-the process set-up read it.
+`Limits` is the single description of what a run may use, and the single
+place its values are checked: the CLI's flags, the batch spec lines and the
+Python API all build one (from "64M", "1.5", 64 << 20, ...), so each refuses
+the same values with the same one-line `UsageError`. Every value has a sane
+upper bound as well as a lower one: a run that asks for 10**30 bytes is a
+mistake to report at once, not a number to carry into a cgroup file, an
+rlimit or the verdict's JSON.
 """
 from __future__ import annotations
 
@@ -12,63 +16,98 @@ from .errors import UsageError
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
+# Upper bounds, far above any real run and far below what breaks a cgroup
+# file, an rlimit or a JSON encoder (orjson stops at 64 bits).
+MAX_SIZE = 1 << 40            # 1 TiB: memory, swap, file size, stack
+MAX_TIME = 86400.0            # one day: CPU, wall and extra time
+MAX_PROCESSES = 1 << 22       # the kernel's PID_MAX_LIMIT
+MAX_OPEN_FILES = 1 << 20      # the kernel's default fs.nr_open
+MAX_CPU_SHARES = 262144       # cgroup v1 cpu.shares' own maximum
+MAX_CPUS = 4096.0             # cores of a --cpus quota
 
-def parse_size(text: str | int | float | None, what: str = "size") -> int | None:
+
+def parse_size(text: str | int | float | None, what: str = "size",
+               maximum: int = MAX_SIZE) -> int | None:
     """'64M' -> 67108864; bare numbers are bytes; None/'unlimited' -> None."""
     if text is None:
         return None
     if isinstance(text, bool):
         raise UsageError(f"invalid {what}: {text!r} (expected e.g. 64M, 1G, 4096)")
     if isinstance(text, (int, float)):
+        if not (isinstance(text, int) or math.isfinite(text)):
+            raise UsageError(f"invalid {what}: {text!r} (expected e.g. 64M, 1G, 4096)")
         if text < 0:
             raise UsageError(f"invalid {what}: {text!r} (must not be negative)")
-        return int(text)
-    raw = str(text).strip().lower()
-    if raw in ("unlimited", "inf", "none"):
-        return None
-    # NUMBER[K|M|G|T][[i]B]: parsed by hand (no `re` in the box helper).
-    for suffix in ("ib", "b"):
-        if raw.endswith(suffix) and len(raw) > len(suffix) and not raw[-len(suffix) - 1].isdigit():
-            raw = raw[:-len(suffix)]
-            break
-    unit = raw[-1:] if raw[-1:] in _UNITS else ""
-    number = raw[:len(raw) - len(unit)].strip()
-    if not number or not number.replace(".", "", 1).isdigit() or not number[0].isdigit():
-        raise UsageError(f"invalid {what}: {text!r} (expected e.g. 64M, 1G, 4096)")
-    return int(float(number) * _UNITS[unit])
+        value = int(text)
+    else:
+        raw = str(text).strip().lower()
+        if raw in ("unlimited", "inf", "none"):
+            return None
+        # NUMBER[K|M|G|T][[i]B]: parsed by hand (no `re` in the box helper).
+        for suffix in ("ib", "b"):
+            if (raw.endswith(suffix) and len(raw) > len(suffix)
+                    and not raw[-len(suffix) - 1].isdigit()):
+                raw = raw[:-len(suffix)]
+                break
+        unit = raw[-1:] if raw[-1:] in _UNITS else ""
+        number = raw[:len(raw) - len(unit)].strip()
+        if (not number or not number.replace(".", "", 1).isdigit()
+                or not number[0].isdigit() or len(number) > 30):
+            raise UsageError(f"invalid {what}: {text!r} (expected e.g. 64M, 1G, 4096)")
+        value = int(float(number) * _UNITS[unit])
+    if value > maximum:
+        raise UsageError(f"invalid {what}: {text!r} (at most {_size_text(maximum)})")
+    return value
 
 
-def parse_time(text: str | int | float | None, what: str = "time") -> float | None:
-    """'1.5' -> 1.5 seconds; must be positive and finite."""
+def _size_text(size: int) -> str:
+    for unit in ("T", "G", "M", "K"):
+        if size >= _UNITS[unit.lower()] and size % _UNITS[unit.lower()] == 0:
+            return f"{size // _UNITS[unit.lower()]}{unit}"
+    return str(size)
+
+
+def parse_time(text: str | int | float | None, what: str = "time",
+               maximum: float = MAX_TIME, unit: str = "seconds") -> float | None:
+    """'1.5' -> 1.5 seconds; must be positive, finite and at most `maximum`."""
     if text is None:
         return None
     try:
         if isinstance(text, bool):
             raise ValueError
         value = float(text)
-    except (TypeError, ValueError):
-        raise UsageError(f"invalid {what}: {text!r} (expected seconds, e.g. 1.5)") from None
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"invalid {what}: {text!r} (expected {unit}, e.g. 1.5)") from None
     if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"invalid {what}: {text!r} (must be a positive number of seconds)")
+        raise UsageError(f"invalid {what}: {text!r} (must be a positive number of {unit})")
+    if value > maximum:
+        raise UsageError(f"invalid {what}: {text!r} (at most {maximum:g})")
     return value
 
 
-def parse_count(text: str | int | None, what: str, minimum: int = 1) -> int | None:
+def parse_count(text: str | int | None, what: str, minimum: int = 1,
+                maximum: int = MAX_PROCESSES) -> int | None:
     if text is None:
         return None
     try:
-        if isinstance(text, bool):
+        if isinstance(text, bool) or (isinstance(text, float) and not text.is_integer()):
             raise ValueError
         value = int(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UsageError(f"invalid {what}: {text!r} (expected a whole number)") from None
     if value < minimum:
         raise UsageError(f"invalid {what}: {text!r} (must be at least {minimum})")
+    if value > maximum:
+        raise UsageError(f"invalid {what}: {text!r} (at most {maximum})")
     return value
 
 
 class Limits:
     """What one run may use (immutable). None means "no limit" except where noted.
+
+    Every value goes through the same parser as the CLI flag of its name
+    (LIMIT_PARSERS), so `Limits(mem="64M", time="1.5")` works and
+    `Limits(time=-1)` raises UsageError, as `--time -1` does.
 
     A plain class rather than a dataclass: the box helper, which forks once
     per run, stays smaller without the dataclasses machinery.
@@ -89,12 +128,12 @@ class Limits:
                  fsize: int | None = None,           # largest file written (RLIMIT_FSIZE)
                  stack: int | None = None,           # RLIMIT_STACK; None = unlimited
                  open_files: int = 64):              # RLIMIT_NOFILE
-        if wall_time is None and time is not None:
-            wall_time = 2 * time + 1
         values = (time, wall_time, extra_time, mem, swap, processes, cpu_shares, cpus, fsize,
                   stack, open_files)
         for name, value in zip(self.FIELDS, values):
-            object.__setattr__(self, name, value)
+            object.__setattr__(self, name, LIMIT_PARSERS[name](value))
+        if self.wall_time is None and self.time is not None:
+            object.__setattr__(self, "wall_time", 2 * self.time + 1)
 
     def __setattr__(self, name, value):
         raise AttributeError("Limits is immutable: use .replace()")
@@ -144,19 +183,21 @@ class Limits:
         return {name: getattr(self, name) for name in self.FIELDS}
 
 
-# The spec/flag names of the limits and how each one is parsed.
+# The spec/flag names of the limits and how each one is parsed and bounded
+# (None: not given, the default).
 LIMIT_PARSERS = {
     "time": lambda v: parse_time(v, "--time"),
     "wall_time": lambda v: parse_time(v, "--wall-time"),
     "extra_time": lambda v: 0.0 if v in (None, 0, "0") else parse_time(v, "--extra-time"),
     "mem": lambda v: _positive_size(v, "--mem"),
     "swap": lambda v: parse_size(v, "--swap") or 0,
-    "processes": lambda v: parse_count(v, "--processes"),
-    "cpu_shares": lambda v: parse_count(v, "--cpu-shares", minimum=2),
-    "cpus": lambda v: parse_time(v, "--cpus"),
+    "processes": lambda v: parse_count(v, "--processes", maximum=MAX_PROCESSES),
+    "cpu_shares": lambda v: parse_count(v, "--cpu-shares", minimum=2, maximum=MAX_CPU_SHARES),
+    "cpus": lambda v: parse_time(v, "--cpus", maximum=MAX_CPUS, unit="cores"),
     "fsize": lambda v: _positive_size(v, "--fsize"),
     "stack": lambda v: parse_size(v, "--stack"),
-    "open_files": lambda v: parse_count(v, "--open-files", minimum=4),
+    "open_files": lambda v: 64 if v is None else parse_count(v, "--open-files", minimum=4,
+                                                             maximum=MAX_OPEN_FILES),
 }
 
 
@@ -169,16 +210,10 @@ def _positive_size(value, what: str) -> int | None:
 
 def limits_from(values: dict) -> Limits:
     """Build Limits from flag/spec values (strings or numbers); None = default."""
-    parsed = {}
-    for key, value in values.items():
-        if value is None:
-            continue
-        if key not in LIMIT_PARSERS:
-            raise UsageError(f"unknown limit: {key!r}")
-        result = LIMIT_PARSERS[key](value)
-        if result is not None:
-            parsed[key] = result
-    return Limits(**parsed)
+    unknown = sorted(key for key in values if key not in LIMIT_PARSERS)
+    if unknown:
+        raise UsageError(f"unknown limit: {unknown[0]!r}")
+    return Limits(**{key: value for key, value in values.items() if value is not None})
 
 
 __all__ = ["Limits", "limits_from", "parse_size", "parse_time", "parse_count"]
