@@ -151,7 +151,7 @@ class Runner:
         argv[0] = self._place_program(argv[0])
         rules = mounts.merge_rules([] if request.no_default_dirs else mounts.default_rules(),
                                    list(request.dirs))
-        wanted = repr(request.limits)
+        wanted = f"{self.cgroup.apply_revision} {request.limits!r}"
         if wanted != self._applied:  # ~0.3 ms of cgroup writes saved per run
             self._applied = None
             self._applied_file.unlink(missing_ok=True)
@@ -309,6 +309,9 @@ def classify(box_id, limits: Limits, status, cpu_time, wall_time, memory_peak, o
                             and (signum is not None or exit_code)
                             and memory_peak >= limits.mem - (1 << 20)
                             and limits.swap == 0)
+    # Socket buffers have a limit of their own on cgroup v1 (as large as
+    # --mem): together with the rest they may pass --mem, which is then ML.
+    oom = oom or (limits.mem is not None and memory_peak > limits.mem + limits.swap)
     verdict = Verdict(box_id=box_id, status=OK, exit_code=exit_code, signal=signum,
                       cpu_time=round(cpu_time, 4), wall_time=round(wall_time, 4),
                       memory_peak=memory_peak, cgroup=cgroup_version, limits=limits.summary())

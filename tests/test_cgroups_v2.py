@@ -38,7 +38,7 @@ BOX_FILES = {
     "cgroup.events": "populated 0\nfrozen 0\n", "cgroup.subtree_control": "",
     "memory.max": "max", "memory.swap.max": "max", "memory.current": "0",
     "memory.peak": "0", "memory.swap.current": "0", "memory.swap.peak": "0",
-    "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
+    "memory.reclaim": "", "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
     "cpu.weight": "100", "cpu.max": "max 100000",
     "cpu.stat": "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\n"
                 "nr_throttled 0\nthrottled_usec 0\n",
@@ -214,6 +214,30 @@ class V2Harness:
             self._set("memory.peak", f"{max(peak, int(limit))}\n")
             return Outcome(None, 9)
         self._set("memory.peak", f"{max(peak, need)}\n")
+        return Outcome(0, None)
+
+    def _charge(self, size: int) -> int:
+        """Charge `size` more bytes as the kernel would (up to memory.max);
+        returns what was charged."""
+        limit, current = self.read("memory.max"), int(self.read("memory.current"))
+        if limit != "max":
+            size = max(0, min(size, int(limit) - current))
+        self._set("memory.current", f"{current + size}\n")
+        self._set("memory.peak", f"{max(int(self.read('memory.peak')), current + size)}\n")
+        return size
+
+    def pin_sockets(self, mib: int) -> int:
+        # v2 charges socket buffers to memory.current: the program's base,
+        # then buffers until memory.max makes the sockets refuse more.
+        self._charge(PROGRAM_BASE)
+        pinned = self._charge(mib * MiB)
+        self._set("memory.current", f"{int(self.read('memory.current')) - PROGRAM_BASE - pinned}\n")
+        return pinned
+
+    def leave_files(self, mib: int) -> Outcome:
+        self._charge(PROGRAM_BASE)
+        self._charge(mib * MiB)   # tmpfs pages stay charged after the exit
+        self._set("memory.current", f"{int(self.read('memory.current')) - PROGRAM_BASE}\n")
         return Outcome(0, None)
 
     def try_fork(self) -> bool:

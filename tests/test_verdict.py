@@ -39,6 +39,15 @@ def test_failed_allocation_at_the_limit_is_ML():
     assert verdict.status == "ML" and verdict.oom
 
 
+def test_a_peak_over_the_limit_is_ML_even_after_a_clean_exit():
+    # v1 socket buffers have a limit of their own: with the rest they can pass --mem.
+    verdict = status_of(0, memory_peak=64 * MiB + 4096)
+    assert verdict.status == "ML" and verdict.oom
+    assert status_of(0, memory_peak=64 * MiB).status == "OK"
+    with_swap = Limits(time=1, mem=64 * MiB, swap=64 * MiB)
+    assert status_of(0, limits=with_swap, memory_peak=100 * MiB).status == "OK"
+
+
 def test_json_has_the_contract_keys():
     data = orjson.loads(status_of(0).to_json())
     assert list(data) == ["box_id", "status", "exit_code", "signal", "cpu_time", "wall_time",

@@ -7,7 +7,9 @@ controller it needs). The v1 and v2 implementations live in v1.py and v2.py;
 Life of a run, as process.py drives it:
     cg.create()              idempotent, at init
     cg.apply(limits)         before each run
-    cg.reset()               fresh counters for this run (keeps the cgroup)
+    cg.reset()               fresh counters for this run (keeps the cgroup,
+                             unless memory an earlier run left charged to it
+                             cannot be reclaimed: then a new one)
     fds = cg.join_fds()      opened O_WRONLY in the supervisor; the child
                              writes b"0" to each as its last step before exec
     cg.cpu_time()            polled by the supervisor (cheap: pread on an fd)
@@ -17,8 +19,10 @@ Life of a run, as process.py drives it:
 
 Added by the adapters:
     cg.features()            {"swap_limit", "memory_peak", "memory_peak_reset",
-                             "cpu_quota", "kill"} -> bool: what this host's
-                             version can do.
+                             "cpu_quota", "kill", "socket_memory"} -> bool:
+                             what this host's version can do
+                             ("socket_memory": TCP/UDP buffers count toward
+                             the memory limit and memory_peak).
                              A missing feature degrades (see v1.py/v2.py)
                              instead of failing, and check-env can say so.
     cg.pids()                pids of every task in the box right now.
@@ -34,7 +38,8 @@ from ..limits import Limits
 
 
 # cpu_time: seconds of CPU used by every task since reset();
-# memory_peak: bytes, high-water mark since reset() (swap included when allowed);
+# memory_peak: bytes, high-water mark since reset() (swap included when allowed,
+#              kernel memory included: slab, pipe and socket buffers);
 # oom_kills: OOM kills in the box since reset().
 CgroupStats = namedtuple("CgroupStats", "cpu_time memory_peak oom_kills")
 
@@ -45,6 +50,10 @@ class BoxCgroup(ABC):
     # process: the runner may then skip apply() when another process already
     # put the same limits in place.
     stateless_apply: bool = False
+    # Part of what the runner remembers as "the limits in place": bumped when
+    # apply() starts writing something new (2: the v1 socket memory limit), so
+    # a box set up by an older rustbox gets its limits written again.
+    apply_revision: int = 2
 
     def exists(self) -> bool:
         """Whether the box's cgroups are all there."""

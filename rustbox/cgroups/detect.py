@@ -125,6 +125,11 @@ def host_report(root: str = DEFAULT_ROOT) -> list[dict]:
                                 "on (memory.memsw.* present): --swap is enforced" if memsw else
                                 "memory.memsw.* missing: boot with swapaccount=1; until then "
                                 "--swap is refused and swap use is not bounded"))
+            tcp = os.path.exists(os.path.join(v1["memory"], "memory.kmem.tcp.limit_in_bytes"))
+            report.append(_item("socket memory", tcp,
+                                "memory.kmem.tcp.* present: TCP/UDP buffers count toward --mem"
+                                if tcp else "memory.kmem.tcp.* missing (kernel without "
+                                "CONFIG_MEMCG_KMEM?): socket buffers a box pins are not limited"))
             hierarchy = _read(os.path.join(v1["memory"], "memory.use_hierarchy")) == "1"
             report.append(_item("memory.use_hierarchy", hierarchy,
                                 "1: box limits cover every task below them" if hierarchy else

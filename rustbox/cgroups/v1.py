@@ -12,6 +12,20 @@ and fds: they run in the box helper before every run, and the helper forks
 once per run, so it must stay small (cgroupspy brings logging, json, uuid,
 datetime with it). Nodes are built by hand (never `Tree()`) so nothing
 outside our sub-tree is ever walked.
+
+Kernel memory (measured on 6.18, HOST-NOTES): slab, pipe buffers and UNIX
+socket buffers are charged to memory.usage_in_bytes with no knob (writing
+memory.kmem.limit_in_bytes is accepted and ignored, so it is left alone).
+TCP and UDP buffers are charged to a counter of their own,
+memory.kmem.tcp.*, and only once its limit has been written: before that
+they are charged to nobody, and a `--mem 32M` box pinned 44 MB of loopback
+TCP memory. apply() therefore always writes that limit (= the memory
+limit), and memory_peak is the sum of both high-water marks.
+
+A box's leftover files on a tmpfs /box (--quota) stay charged to its memory
+cgroup and cannot be reclaimed (no swap): reset() then re-creates the
+memory cgroup, leaving those pages to the old one, which the kernel keeps
+(counted under `rustbox`, never in a box) until the files are removed.
 """
 from __future__ import annotations
 
@@ -34,6 +48,11 @@ DEFAULT_SHARES = 1024
 FREEZE_TIMEOUT = 1.0
 EMPTY_TIMEOUT = 2.0
 RECLAIM_ABOVE = 1 << 20   # bytes left charged by an earlier run worth reclaiming
+TCP_LIMIT = "memory.kmem.tcp.limit_in_bytes"
+TCP_PEAK = "memory.kmem.tcp.max_usage_in_bytes"
+# Limits a re-created memory cgroup gets back, in an order valid from the
+# kernel's defaults (all unlimited): the limit before memsw.
+MEMORY_LIMITS = ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", TCP_LIMIT)
 
 
 class V1BoxCgroup(BoxCgroup):
@@ -58,6 +77,9 @@ class V1BoxCgroup(BoxCgroup):
         self._swap_applied = False
         self._has_memsw = os.path.exists(os.path.join(self.root, "memory",
                                                       "memory.memsw.limit_in_bytes"))
+        # Without it (a kernel built without CONFIG_MEMCG_KMEM, or a future
+        # one that dropped it) socket buffers are not counted: features() says so.
+        self._has_tcp = os.path.exists(os.path.join(self.root, "memory", TCP_LIMIT))
 
     def _node(self, controller: str):
         from cgroupspy.nodes import Node
@@ -89,7 +111,7 @@ class V1BoxCgroup(BoxCgroup):
 
     def features(self) -> dict[str, bool]:
         return {"swap_limit": self._has_memsw, "memory_peak": True, "memory_peak_reset": True,
-                "cpu_quota": True, "kill": True}
+                "cpu_quota": True, "kill": True, "socket_memory": self._has_tcp}
 
     def apply(self, limits: Limits) -> None:
         self._apply_memory(limits)
@@ -124,6 +146,10 @@ class V1BoxCgroup(BoxCgroup):
             else:
                 set_limit()
                 set_memsw()
+        if self._has_tcp:
+            # Written even when unlimited: the first write is what makes the
+            # kernel charge socket buffers to the box at all.
+            _files.write_text(self._file("memory", TCP_LIMIT), limit)
         self._swap_applied = bool(swap) and limits.mem is not None
 
     def reset(self) -> None:
@@ -135,7 +161,13 @@ class V1BoxCgroup(BoxCgroup):
             # this run's peak (the watermark resets to current usage). A few
             # hundred KiB are always left; reclaiming them costs ~0.7 ms a run.
             self._force_empty()
+            if self._usage() > RECLAIM_ABOVE and self._empty():
+                # What reclaim cannot free is the earlier runs' files on a
+                # tmpfs /box: leave them to the old cgroup.
+                self._recreate_memory()
         _files.write_text(self._file("memory", "memory.max_usage_in_bytes"), 0)
+        if self._has_tcp:
+            _files.write_text(self._file("memory", TCP_PEAK), 0)
         if self._has_memsw:
             _files.write_text(self._file("memory", "memory.memsw.max_usage_in_bytes"), 0)
             # Read back rather than remembered: apply() may have run in
@@ -150,6 +182,21 @@ class V1BoxCgroup(BoxCgroup):
             _files.write_text(self._file("memory", "memory.force_empty"), 0)
         except CgroupError:
             pass  # best effort: EBUSY if a task sneaked in; the peak is then a bit high
+
+    def _recreate_memory(self) -> None:
+        """A fresh, empty memory cgroup with the same limits (~1 ms)."""
+        names = [name for name in MEMORY_LIMITS if os.path.exists(self._file("memory", name))]
+        values = {name: self._read_int(name) for name in names}
+        _files.close_fds(self._join_fds or ())
+        self._join_fds = None   # the memory join fd belongs to the old directory
+        path = _files.check_owned(self.paths["memory"])
+        try:
+            os.rmdir(path)
+            os.mkdir(path)
+        except OSError as e:
+            raise CgroupError(f"cannot re-create {path}: {e.strerror}") from None
+        for name in names:
+            _files.write_text(self._file("memory", name), values[name])
 
     def join_fds(self) -> list[int]:
         if self._join_fds is None:
@@ -188,6 +235,10 @@ class V1BoxCgroup(BoxCgroup):
     def stats(self) -> CgroupStats:
         peak = self._read_int("memory.memsw.max_usage_in_bytes" if self._swap_applied
                               else "memory.max_usage_in_bytes")
+        if self._has_tcp:
+            # A sum of two high-water marks: at worst a little over the true
+            # peak, never under it.
+            peak += self._read_int(TCP_PEAK)
         return CgroupStats(cpu_time=self.cpu_time(), memory_peak=peak,
                            oom_kills=self._oom_kill_count() - self._oom_baseline)
 

@@ -72,6 +72,45 @@ int main(void) { pid_t child = fork();
 #include <unistd.h>
 int main(void) { for (;;) fork(); }
 """,
+    # Connected loopback TCP pairs, written to until the kernel takes no
+    # more, never read; prints the bytes written.
+    "pin": r"""
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv) { static char buf[1 << 16]; long want = atol(argv[1]) << 20, total = 0;
+  int big = 1 << 30;
+  while (total < want) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (l < 0 || bind(l, (void *)&a, len) || listen(l, 1) || getsockname(l, (void *)&a, &len)) break;
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(c, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    if (c < 0 || connect(c, (void *)&a, len)) break;
+    int s = accept(l, 0, 0); if (s < 0) break;
+    setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    fcntl(c, F_SETFL, O_NONBLOCK);
+    long here = 0; ssize_t n;
+    while (total + here < want && (n = write(c, buf, sizeof buf)) > 0) here += n;
+    total += here;
+    if (here < (1 << 20)) break;   /* the kernel takes no more */
+  }
+  printf("%ld\n", total); return 0; }
+""",
+    "fill": r"""
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) { static char buf[1 << 20]; memset(buf, 'x', sizeof buf);
+  int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644); if (fd < 0) return 2;
+  for (int i = 0; i < atoi(argv[2]); i++) if (write(fd, buf, sizeof buf) != sizeof buf) return 3;
+  return close(fd) ? 4 : 0; }
+""",
 }
 
 
@@ -143,8 +182,8 @@ class V1Harness:
     # pytest (HOST-NOTES), measured 1.7-2.2 ms here; 10 ms leaves room for a loaded host.
     cpu_slack = 0.01
 
-    def __init__(self, bin_dir, box_id: int = BOX_ID):
-        self.bin = bin_dir
+    def __init__(self, bin_dir, tmpfs=None, box_id: int = BOX_ID):
+        self.bin, self.tmpfs = bin_dir, tmpfs
         self.cg = V1BoxCgroup(box_id, ROOT)
         self.cg.create()
         self.launches: list[Launch] = []
@@ -155,6 +194,7 @@ class V1Harness:
         return {
             "memory/memory.limit_in_bytes": str(mem),
             "memory/memory.memsw.limit_in_bytes": str(memsw),
+            "memory/memory.kmem.tcp.limit_in_bytes": str(mem),
             "cpu/cpu.shares": str(limits.cpu_shares or 1024),
             "cpu/cpu.cfs_period_us": "100000",
             "cpu/cpu.cfs_quota_us": "-1" if limits.cpus is None else str(int(limits.cpus * 100000)),
@@ -192,6 +232,14 @@ class V1Harness:
     def try_fork(self) -> bool:
         return self.run("fork")[0] == Outcome(0, None)
 
+    def pin_sockets(self, mib: int) -> int:
+        outcome, output = self.run("pin", mib)
+        assert outcome == Outcome(0, None)
+        return int(output)
+
+    def leave_files(self, mib: int) -> Outcome:
+        return self.run("fill", self.tmpfs / "left", mib)[0]
+
     def daemon(self) -> int:
         launch = self.launch("daemon")
         return int(launch.output())
@@ -209,8 +257,18 @@ class V1Harness:
 
 
 @pytest.fixture
-def harness(bin_dir):
-    h = V1Harness(bin_dir)
+def tmpfs(tmp_path):
+    point = tmp_path / "tmpfs"
+    point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128m", "rustbox-test", str(point)],
+                   check=True)
+    yield point
+    subprocess.run(["umount", str(point)], check=True)
+
+
+@pytest.fixture
+def harness(bin_dir, tmpfs):
+    h = V1Harness(bin_dir, tmpfs)
     yield h
     h.close()
     assert h.removed()
