@@ -45,6 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (MachineLoad, Skip, cleanup_boxes, git, positive,  # noqa: E402
                           rustbox_cli, write_report)  # noqa: E402
+from rustbox.text import plural  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAMS = REPO / "testdata" / "programs"
@@ -262,7 +263,7 @@ def fmt_error(case: Case, value: float | None) -> str:
 
 
 def render(paths: dict, cases: list[Case], failed: dict, repeats: int, version: str) -> str:
-    lines = [f"rustbox accuracy: {repeats} runs per case, error = measured - nominal "
+    lines = [f"rustbox accuracy: {plural(repeats, 'run')} per case, error = measured - nominal "
              "(median, and the largest seen)", version]
     for name, result in paths.items():
         lines.append("")
@@ -315,7 +316,7 @@ def judge(result: dict, cases: list[Case]) -> list[dict]:
         ok = worst <= limit / scale and not wrong
         verdict = "PASS" if ok else "FAIL"
         if wrong:
-            verdict += f" ({wrong} runs with a wrong status)"
+            verdict += f" ({plural(wrong, 'run')} with a wrong status)"
         return {"what": what, "seen": f"{worst * scale:.2f} {unit}",
                 "limit": f"<= {limit:g} {unit}", "verdict": verdict,
                 "value": worst, "pass": ok}

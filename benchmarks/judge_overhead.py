@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 from judge import grade_submission  # noqa: E402
 from judge.cli import parse_boxes  # noqa: E402
 from rustbox import BoxPool  # noqa: E402
+from rustbox.text import plural  # noqa: E402
 
 PROBLEM = REPO / "testdata" / "problems" / "aplusb"
 SOURCE = PROBLEM / "submissions" / "accepted" / "sum.cpp"
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     ids = parse_boxes(args.boxes)
-    print(f"aplusb: {len(list(PROBLEM.glob('data/*/*.in')))} tests, C++ sum.cpp")
+    print(f"aplusb: {plural(len(list(PROBLEM.glob('data/*/*.in'))), 'test')}, C++ sum.cpp")
     for count in sorted({1, len(ids)}):
         pool = BoxPool(ids[:count])
         with tempfile.TemporaryDirectory() as cache:
@@ -61,10 +62,10 @@ def main() -> None:
         pool.cleanup()  # the benchmark leaves no box behind
         med = {key: statistics.median(r[key] for r in rows) for key in rows[0]}
         share = med["overhead_share"]
-        print(f"\n{count} box(es), median of {args.repeat}:")
+        print(f"\n{plural(count, 'box', 'boxes')}, median of {args.repeat}:")
         print(f"  total grading wall      {med['total']:.3f} s")
         print(f"  compile (in a box)      {med['compile']:.3f} s")
-        print(f"  testing phase           {med['tests_phase']:.3f} s for {int(med['runs'])} runs")
+        print(f"  testing phase           {med['tests_phase']:.3f} s for {plural(int(med['runs']), 'run')}")
         print(f"  inside the runs (union) {med['runs_union']:.3f} s "
               f"(sum over boxes {med['runs_sum']:.3f} s; the programs' own wall {med['program_wall_sum']:.3f} s,"
               f" cpu {med['program_cpu_sum']:.3f} s)")

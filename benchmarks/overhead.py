@@ -53,6 +53,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (MachineLoad, Skip, cleanup_boxes, git, positive,  # noqa: E402
                           rustbox_cli, write_report)  # noqa: E402
+from rustbox.text import plural  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "overhead.json"
@@ -246,7 +247,7 @@ def measure_runs(methods: list[Method], runs: int, warmup: int, log) -> dict:
         entry["failed_runs"] = getattr(method, "failures", 0)
         if entry["failed_runs"]:
             entry["status"] = "failed"
-            entry["reason"] = f"{entry['failed_runs']} runs did not exit 0"
+            entry["reason"] = f"{plural(entry['failed_runs'], 'run')} did not exit 0"
             if getattr(method, "last_failure", ""):
                 entry["reason"] += f" (last: {method.last_failure})"
         if isinstance(method, ApiRun):
@@ -372,7 +373,7 @@ def ratios(results: dict, batch: dict) -> dict:
 
 def render(results: dict, batch: dict, rat: dict, runs: int, warmup: int,
            notes: list[str]) -> str:
-    lines = [f"rustbox overhead: /bin/true, {runs} runs per method, interleaved round-robin "
+    lines = [f"rustbox overhead: /bin/true, {plural(runs, 'run')} per method, interleaved round-robin "
              f"({warmup} warm-up), wall clock per run from the parent, ms",
              *notes,
              "",

@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from judge.queue import DONE, Submission, new_id, open_queue  # noqa: E402
 from judge.queue.localredis import LocalRedis  # noqa: E402
+from rustbox.text import plural  # noqa: E402
 
 PROBLEMS = REPO / "testdata" / "problems"
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "throughput.json"
@@ -250,8 +251,8 @@ def cleanup_boxes(reports: list[dict], checked: bool) -> None:
 
 
 def print_row(r: dict) -> None:
-    line = (f"{r['backend']:<7} workers {r['workers']} x {r['boxes_per_worker']} box(es): "
-            f"{r['submissions']} submissions, {r['tests']} tests in {r['wall']:.1f} s = "
+    line = (f"{r['backend']:<7} workers {r['workers']} x {plural(r['boxes_per_worker'], 'box', 'boxes')}: "
+            f"{plural(r['submissions'], 'submission')}, {plural(r['tests'], 'test')} in {r['wall']:.1f} s = "
             f"{r['submissions_per_s']:.2f} submissions/s, {r['tests_per_s']:.0f} tests/s "
             f"(median grading {r['grading_median']:.2f} s; other load "
             f"{r['other_load_cores']:.2f} cores, stolen {r['stolen_cores']:.2f})")

@@ -14,6 +14,8 @@ from pathlib import Path
 import click
 import orjson
 
+from rustbox.text import plural
+
 from .errors import JudgeError
 from .grader import resolve_time_limit
 from .verdicts import AC, NAMES
@@ -107,7 +109,7 @@ def _test_table(result: dict):
     return table
 
 
-@click.group(cls=JudgeGroup)
+@click.group(cls=JudgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Grade submissions against Kattis / ICPC problem packages in rustbox boxes."""
 
@@ -207,7 +209,7 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
         for warning in problem.warnings:
             console.print(f"[yellow]warning:[/] {warning}", style=None)
         console.print(f"verifying {problem.short_name} ({problem.format_version}, {problem.type}, "
-                      f"{len(problem.tests())} tests)")
+                      f"{plural(len(problem.tests()), 'test')})")
 
     def on_time_limit(seconds, how):
         if as_json:
@@ -241,7 +243,8 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
         pool.close()
     bad = [c for c in checks if not c.ok]
     if not as_json:
-        console.print(f"{len(checks) - len(bad)} of {len(checks)} submissions got their expected verdict"
+        console.print(f"{len(checks) - len(bad)} of {plural(len(checks), 'submission')} got "
+                      f"{'its' if len(checks) == 1 else 'their'} expected verdict"
                       + ("" if not bad else f"; {len(bad)} did not"))
     sys.exit(EXIT_MISMATCH if bad else 0)
 

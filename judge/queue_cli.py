@@ -3,8 +3,9 @@
 judge/cli.py registers `COMMANDS`; `python -m judge.queue_cli` runs them
 alone. The queue URL comes from `--queue`, else `$JUDGE_QUEUE`, else
 `sqlite:///var/lib/rustbox/queue.db`. Bad input is one line on stderr and
-exit 2; `result` exits 0 for a graded submission, 1 for a failed or still
-pending one.
+exit 2; `submit` exits 3 when `--id` is taken by a different submission (an
+identical one is a retried submit: exit 0, enqueued once); `result` exits 0
+for a graded submission, 1 for a failed or still pending one.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from pathlib import Path
 import click
 import orjson
 
-from .queue import QueueError, Submission, new_id, open_queue, valid_id
+from .errors import JudgeError
+from .queue import QueueError, Submission, SubmissionConflict, new_id, open_queue, valid_id
 from .queue.base import DEFAULT_LEASE, DONE, InvalidSubmission
 from .queue.factory import DEFAULT_QUEUE_URL
 from .worker import (Worker, WorkerConfig, default_worker_id, install_signal_handlers,
@@ -33,6 +35,12 @@ class QueueCliError(click.ClickException):
     exit_code = 2
 
 
+class ConflictError(QueueCliError):
+    """`submit --id` names a different submission already queued: exit 3."""
+
+    exit_code = 3
+
+
 def _queue_option(fn):
     return click.option(
         "--queue", "queue_url", envvar="JUDGE_QUEUE", default=DEFAULT_QUEUE_URL,
@@ -40,9 +48,9 @@ def _queue_option(fn):
         help="sqlite:///path/queue.db or redis://host:port/db ($JUDGE_QUEUE).")(fn)
 
 
-def _open(url: str):
+def _open(url: str, create: bool = True):
     try:
-        return open_queue(url)
+        return open_queue(url, create=create)
     except QueueError as exc:
         raise QueueCliError(str(exc)) from None
 
@@ -58,7 +66,7 @@ def load_grader(spec: str):
 
 @click.command()
 @click.argument("problem_dir", metavar="PROBLEM_DIR")
-@click.argument("submission", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("--lang", "language", metavar="L", help="Language (default: from the extension).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="S",
               help="CPU seconds per test (default: the package's).")
@@ -66,36 +74,67 @@ def load_grader(spec: str):
               help="Use this id (a retried submit with the same id is enqueued once).")
 @_queue_option
 def submit(problem_dir, submission, language, time_limit, submission_id, queue_url):
-    """Enqueue SUBMISSION for PROBLEM_DIR; prints the submission id.
+    """Enqueue SUBMISSION (a file, or a directory as `judge run` takes) for
+    PROBLEM_DIR; prints the submission id.
 
-    PROBLEM_DIR is a package path, or a package name that workers started
-    with --problems DIR look up there."""
-    path = Path(problem_dir)
-    if path.is_dir():
-        problem = str(path.resolve())
-    elif os.sep not in problem_dir and problem_dir not in (".", ".."):
-        problem = problem_dir        # a name, resolved by the workers
-    else:
-        raise QueueCliError(f"no problem package {problem_dir}")
+    PROBLEM_DIR is a package path (checked here), or a package name that
+    workers started with --problems DIR look up there. The language is
+    checked here too. Exit 3: --id is taken by a different submission."""
+    problem = _problem(problem_dir)
     if submission_id is not None and not valid_id(submission_id):
         raise QueueCliError(f"invalid --id {submission_id!r} (1-128 of A-Z a-z 0-9 . _ : -)")
     try:
-        source = submission.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise QueueCliError(f"{submission} is not UTF-8 text") from None
-    except OSError as exc:
-        raise QueueCliError(f"cannot read {submission}: {exc.strerror}") from None
+        from .build import detect_language, source_files
+        from .languages import load_languages
+        files = source_files(submission)
+        detect_language(submission, load_languages(), language)   # as the worker will
+    except JudgeError as exc:
+        raise QueueCliError(str(exc)) from None
+    texts = {name: _read_text(path) for name, path in files.items()}
     try:
-        sub = Submission(submission_id or new_id(), problem, source, submission.name,
-                         language=language, time_limit=time_limit)
+        common = dict(language=language, time_limit=time_limit)
+        if submission.is_dir():
+            executable = sorted(name for name, path in files.items() if os.access(path, os.X_OK))
+            sub = Submission(submission_id or new_id(), problem, "", submission.resolve().name,
+                             files=texts, executable=executable, **common)
+        else:
+            sub = Submission(submission_id or new_id(), problem, texts[submission.name],
+                             submission.name, **common)
     except InvalidSubmission as exc:
         raise QueueCliError(str(exc)) from None
     with _open(queue_url) as queue:
         try:
             queue.enqueue(sub)
+        except SubmissionConflict as exc:
+            raise ConflictError(str(exc)) from None
         except QueueError as exc:
             raise QueueCliError(str(exc)) from None
     click.echo(sub.id)
+
+
+def _problem(problem_dir: str) -> str:
+    """What the queue stores as the problem: a checked package's absolute path,
+    or a bare name for the workers' --problems directory."""
+    path = Path(problem_dir)
+    if path.is_dir():
+        from .problem import load_problem
+        try:
+            load_problem(path)
+        except JudgeError as exc:
+            raise QueueCliError(str(exc)) from None
+        return str(path.resolve())
+    if os.sep not in problem_dir and problem_dir not in (".", ".."):
+        return problem_dir           # a name, resolved by the workers
+    raise QueueCliError(f"no problem package {problem_dir}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise QueueCliError(f"{path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise QueueCliError(f"cannot read {path}: {exc.strerror}") from None
 
 
 @click.command()
@@ -161,7 +200,7 @@ def worker(queue_url, boxes, problems_dir, parallel, lease, grace, worker_id, gr
               help="With --wait: give up after S seconds.")
 def result(submission_id, queue_url, wait, timeout):
     """Print the stored result of submission ID as JSON."""
-    with _open(queue_url) as queue:
+    with _open(queue_url, create=False) as queue:
         try:
             if wait:
                 record = queue.wait_result(submission_id, timeout)
@@ -178,7 +217,7 @@ def result(submission_id, queue_url, wait, timeout):
 COMMANDS = [submit, worker, result]
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """The judge's queue commands (also available as `judge submit|worker|result`)."""
 

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from rustbox.text import plural
+
 from .errors import JudgeError
 from .hostpaths import HostPaths
 from .queue.base import (DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, Claim, Queue,
@@ -124,14 +126,15 @@ class Worker:
                                   name=f"judge-slot-{i}") for i in range(self.config.parallel)]
         for slot in slots:
             slot.start()
-        log.info("worker %s: %d slot(s) on %s", self.config.worker_id,
-                 self.config.parallel, self.queue.url)
+        log.info("worker %s: %s on %s", self.config.worker_id,
+                 plural(self.config.parallel, "slot"), self.queue.url)
         stop_seen = None
         while any(slot.is_alive() for slot in slots):
             if stop.is_set() and stop_seen is None:
                 stop_seen = time.monotonic()
-                log.info("worker %s stopping: finishing %d submission(s) (grace %.0fs)",
-                         self.config.worker_id, len(self._held), self.config.grace)
+                log.info("worker %s stopping: finishing %s (grace %.0fs)",
+                         self.config.worker_id, plural(len(self._held), "submission"),
+                         self.config.grace)
             if abort.is_set() or (stop_seen is not None
                                   and time.monotonic() - stop_seen > self.config.grace):
                 self._release_all()
@@ -223,7 +226,7 @@ class Worker:
             source_path = Path(tmp) / sub.filename
             # A stored failure names the submitted file, never this directory.
             scrub = HostPaths().add(tmp + os.sep, "")
-            source_path.write_text(sub.source, encoding="utf-8")
+            write_source(sub, source_path)
             try:
                 result = self.grade(problem_dir, source_path, language=sub.language,
                                     time_limit=sub.time_limit, pool=self.pool,
@@ -262,6 +265,17 @@ class Worker:
         if self.queue.fail(claim, reason):
             self._count("failed")
         log.warning("submission %s failed: %s", claim.submission.id, reason)
+
+
+def write_source(sub, path: Path) -> None:
+    """The submission's file, or its directory of files, at `path`."""
+    if sub.files is None:
+        path.write_text(sub.source, encoding="utf-8")
+        return
+    path.mkdir()
+    for name, text in sub.files.items():
+        (path / name).write_text(text, encoding="utf-8")
+        os.chmod(path / name, 0o755 if name in sub.executable else 0o644)
 
 
 def open_pool(box_ids: list[int]):

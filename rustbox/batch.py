@@ -18,6 +18,7 @@ from .api import BoxPool
 from .box import box_root, check_box_id
 from .errors import RustboxError, UsageError
 from .requests import request_from_spec
+from .text import plural
 from .verdict import OK, Verdict, sandbox_failure
 
 
@@ -58,7 +59,8 @@ class BatchSummary:
         parts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
         rate = self.total / elapsed if elapsed > 0 else 0.0
         tail = " (interrupted)" if self.interrupted else ""
-        return f"batch: {self.total} runs ({parts or 'none'}) in {elapsed:.2f} s, {rate:.1f}/s{tail}"
+        return (f"batch: {plural(self.total, 'run')} ({parts or 'none'}) in {elapsed:.2f} s, "
+                f"{rate:.1f}/s{tail}")
 
 
 class _Specs:

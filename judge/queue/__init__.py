@@ -6,12 +6,13 @@
 """
 from .base import (DEAD, DONE, FAILED, QUEUED, RUNNING, STATES, Claim, Entry,
                    InvalidSubmission, Queue, QueueError, QueueUnavailable, Submission,
-                   UnknownSubmission, failure_record, new_id, valid_id)
+                   SubmissionConflict, UnknownSubmission, failure_record, new_id, valid_id)
 from .factory import DEFAULT_QUEUE_URL, open_queue
 
 __all__ = [
     "Queue", "Submission", "Claim", "Entry", "open_queue",
     "DEFAULT_QUEUE_URL", "new_id", "valid_id", "failure_record",
     "QueueError", "InvalidSubmission", "QueueUnavailable", "UnknownSubmission",
+    "SubmissionConflict",
     "QUEUED", "RUNNING", "DONE", "FAILED", "DEAD", "STATES",
 ]

@@ -7,7 +7,9 @@ submission cannot be graded: unknown problem or language), or `release`
 (give it back untouched, e.g. on shutdown). A claim whose worker goes silent
 for longer than its lease is handed to the next worker that asks, so a
 crashed worker loses nothing. Results are stored once per submission id:
-the first `complete`/`fail` wins, later ones are no-ops.
+the first `complete`/`fail` wins, later ones are no-ops. An id names one
+submission for good: enqueueing it again with the same content is a no-op
+(a retried submit), with other content a `SubmissionConflict`.
 
 Backends (sqlite.py, redis.py) implement `Queue`; `factory.open_queue(url)`
 is the only place that picks one.
@@ -17,9 +19,11 @@ Errors:
      +-- InvalidSubmission  a message that is not a valid submission (reason)
      +-- QueueUnavailable   the backend is unreachable (after retries)
      +-- UnknownSubmission  no submission with that id
+     +-- SubmissionConflict the id is taken by a different submission
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import uuid
@@ -34,7 +38,8 @@ import orjson
 QUEUED, RUNNING, DONE, FAILED, DEAD = "queued", "running", "done", "failed", "dead"
 STATES = (QUEUED, RUNNING, DONE, FAILED, DEAD)
 
-MAX_SOURCE_BYTES = 1 << 20          # a contest source file is far smaller
+MAX_SOURCE_BYTES = 1 << 20          # a contest source file is far smaller (a directory: all files)
+MAX_FILES = 100                     # files of one directory submission
 DEFAULT_LEASE = 30.0                # seconds a claim lives without a heartbeat
 DEFAULT_MAX_DELIVERIES = 3          # deliveries before a submission is given up
 
@@ -59,6 +64,12 @@ class UnknownSubmission(QueueError):
     """No submission with that id in this queue."""
 
 
+class SubmissionConflict(QueueError):
+    """The id is already taken by a submission with other content."""
+
+    exit_code = 3
+
+
 def valid_id(text: object) -> bool:
     """True for a usable submission id: 1-128 of A-Z a-z 0-9 . _ : - (no leading punctuation)."""
     return isinstance(text, str) and _ID.match(text) is not None
@@ -76,6 +87,10 @@ class Submission:
     `problem` is a package path (used as is) or a package name (looked up
     in the worker's problems directory). `filename` is the source file's
     name, which carries the extension the judge detects the language from.
+    A directory submission (several files, or `build`/`run` scripts, as
+    `judge run DIR` takes) has `files` (name -> text), the names in
+    `executable` written with the execute bit, `filename` the directory's
+    name and an empty `source`.
     """
 
     id: str
@@ -85,11 +100,20 @@ class Submission:
     language: str | None = None
     time_limit: float | None = None
     enqueued_at: float = field(default_factory=time.time)
+    files: dict | None = None
+    executable: tuple = ()
 
     def __post_init__(self) -> None:
+        if isinstance(self.executable, list):        # as JSON gives it back
+            object.__setattr__(self, "executable", tuple(self.executable))
         reason = _invalid_reason(self)
         if reason:
             raise InvalidSubmission(reason)
+
+    def fingerprint(self) -> str:
+        """What makes two submissions the same one (all but `enqueued_at`)."""
+        content = {k: v for k, v in self.to_dict().items() if k != "enqueued_at"}
+        return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,10 +154,14 @@ def _invalid_reason(sub: Submission) -> str | None:
         return "source must be a string"
     if len(sub.source.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
         return f"source larger than {MAX_SOURCE_BYTES} bytes"
-    name = sub.filename
-    if (not isinstance(name, str) or not name or len(name) > 255
-            or name in (".", "..") or "/" in name or "\0" in name):
-        return f"invalid filename {name!r} (a bare file name)"
+    if not _bare_name(sub.filename):
+        return f"invalid filename {sub.filename!r} (a bare file name)"
+    if sub.files is not None:
+        reason = _invalid_files(sub)
+        if reason:
+            return reason
+    elif sub.executable:
+        return "executable names files, but the submission has no files"
     if sub.language is not None and (not isinstance(sub.language, str) or not sub.language):
         return f"invalid language {sub.language!r}"
     limit = sub.time_limit
@@ -142,6 +170,33 @@ def _invalid_reason(sub: Submission) -> str | None:
         return f"invalid time_limit {limit!r} (positive seconds)"
     if isinstance(sub.enqueued_at, bool) or not isinstance(sub.enqueued_at, (int, float)):
         return f"invalid enqueued_at {sub.enqueued_at!r}"
+    return None
+
+
+def _bare_name(name: object) -> bool:
+    return (isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..")
+            and "/" not in name and "\0" not in name)
+
+
+def _invalid_files(sub: Submission) -> str | None:
+    files = sub.files
+    if not isinstance(files, dict) or not files:
+        return "files must be a non-empty object of file name -> text"
+    if len(files) > MAX_FILES:
+        return f"more than {MAX_FILES} files"
+    if sub.source != "":
+        return "a directory submission (files) has an empty source"
+    size = 0
+    for name, text in files.items():
+        if not _bare_name(name) or name.startswith("."):
+            return f"invalid file name {name!r} in files (a bare name, not hidden)"
+        if not isinstance(text, str):
+            return f"files[{name!r}] must be a string"
+        size += len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_SOURCE_BYTES:
+        return f"files larger than {MAX_SOURCE_BYTES} bytes in all"
+    if any(not isinstance(name, str) or name not in files for name in sub.executable):
+        return f"executable names a file not in files: {list(sub.executable)!r}"
     return None
 
 
@@ -184,6 +239,14 @@ def failure_record(submission_id: str, reason: str, *, worker: str | None,
             "worker": worker, "finished_at": time.time()}
 
 
+def given_up_reason(deliveries: int, last_worker: str | None = None) -> str:
+    """Why a submission delivered `deliveries` times without a result is failed."""
+    times = f"{deliveries} delivery" if deliveries == 1 else f"{deliveries} deliveries"
+    last = f" (last: {last_worker})" if last_worker else ""
+    return (f"given up after {times} without a result: the workers holding it "
+            f"stopped or crashed{last}")
+
+
 class Queue(ABC):
     """A durable submission queue with leases. Safe to share between threads."""
 
@@ -191,7 +254,10 @@ class Queue(ABC):
 
     @abstractmethod
     def enqueue(self, submission: Submission) -> bool:
-        """Add a submission; False (and no change) if its id is already known."""
+        """Add a submission; True if it is new. An id already known with the
+        same content (`Submission.fingerprint`, a retried submit) is False and
+        no change; with other content it raises SubmissionConflict (no change).
+        The check and the insert are one atomic step."""
 
     @abstractmethod
     def claim(self, worker: str, lease: float = DEFAULT_LEASE, block: float = 0.0,

@@ -4,8 +4,9 @@ Keys (prefix `judge`, or `?prefix=NAME` in the URL):
     {p}:stream    the submissions; fields `id`, `data` (Submission JSON) and,
                   for a released message, `prior` (deliveries before it)
     group `workers` on the stream, one consumer per worker
-    {p}:index     hash id -> {problem, language, enqueued_at}: every id ever
-                  enqueued (makes enqueue idempotent and `list` possible)
+    {p}:index     hash id -> {problem, language, enqueued_at, fingerprint}: every
+                  id ever enqueued (makes enqueue idempotent, a different
+                  submission under a known id a conflict, and `list` possible)
     {p}:results   hash id -> stored result; HSETNX keeps the first only
     {p}:dead      list of messages that were not valid submissions, with why
 
@@ -30,7 +31,8 @@ from redis.retry import Retry
 
 from .base import (DEAD, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, QUEUED,
                    RUNNING, STATES, Claim, Entry, InvalidSubmission, Queue, QueueError,
-                   QueueUnavailable, Submission, UnknownSubmission, failure_record, valid_id)
+                   QueueUnavailable, Submission, SubmissionConflict, UnknownSubmission,
+                   failure_record, given_up_reason, valid_id)
 
 log = logging.getLogger("judge.queue")
 
@@ -38,8 +40,12 @@ GROUP = "workers"
 _MAX_BLOCK = 5.0            # longest single XREADGROUP wait (s); socket timeout is above it
 _SOCKET_TIMEOUT = 15.0
 
+# 1 when added; else the index entry already there (its fingerprint decides
+# between a retried submit and a conflict).
 _ENQUEUE = """
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  return redis.call('HGET', KEYS[1], ARGV[1])
+end
 redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'data', ARGV[3])
 return 1
 """
@@ -167,10 +173,22 @@ class RedisQueue(Queue):
 
     # -- Queue ------------------------------------------------------------
     def enqueue(self, submission: Submission) -> bool:
+        fingerprint = submission.fingerprint()
         meta = orjson.dumps({"problem": submission.problem, "language": submission.language,
-                             "enqueued_at": submission.enqueued_at})
-        return bool(self._call(self._enqueue, keys=[self.index, self.stream],
-                               args=[submission.id, meta, submission.to_json()]))
+                             "enqueued_at": submission.enqueued_at,
+                             "fingerprint": fingerprint})
+        reply = self._call(self._enqueue, keys=[self.index, self.stream],
+                           args=[submission.id, meta, submission.to_json()])
+        if reply == 1:
+            return True
+        try:
+            known = orjson.loads(reply).get("fingerprint")
+        except (orjson.JSONDecodeError, AttributeError):
+            known = None
+        if known != fingerprint:
+            raise SubmissionConflict(f"submission id {submission.id!r} is already taken "
+                                     f"by a different submission in {self.url}")
+        return False
 
     def claim(self, worker: str, lease: float = DEFAULT_LEASE, block: float = 0.0,
               max_deliveries: int = DEFAULT_MAX_DELIVERIES) -> Claim | None:
@@ -222,8 +240,7 @@ class RedisQueue(Queue):
         attempt = delivered + _count(fields.get(b"prior"))
         claim = Claim(submission, worker, msg_id, attempt, time.time())
         if attempt > max_deliveries:
-            reason = (f"given up after {attempt - 1} deliveries without a result: the "
-                      f"workers holding it stopped or crashed")
+            reason = given_up_reason(attempt - 1)
             self._store(claim, failure_record(submission.id, reason, worker=worker,
                                               problem=submission.problem,
                                               language=submission.language))

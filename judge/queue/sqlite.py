@@ -15,13 +15,15 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 import uuid
 
 import orjson
 
 from .base import (DEAD, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, FAILED, QUEUED,
                    RUNNING, STATES, Claim, Entry, InvalidSubmission, Queue, QueueError,
-                   Submission, UnknownSubmission, failure_record)
+                   Submission, SubmissionConflict, UnknownSubmission, failure_record,
+                   given_up_reason)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -48,13 +50,19 @@ _POLL = 0.1   # seconds between looks while a claim blocks
 
 
 class SqliteQueue(Queue):
-    def __init__(self, path: str, busy_timeout: float = 30.0):
+    def __init__(self, path: str, busy_timeout: float = 30.0, create: bool = True):
         self.url = f"sqlite://{path}"
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
+        if not create and not os.path.isfile(path):
+            raise QueueError(f"no queue database {path} (is --queue / $JUDGE_QUEUE right? "
+                             "judge submit and judge worker create it)")
         try:
-            os.makedirs(directory, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None,
+            if create:
+                os.makedirs(directory, exist_ok=True)
+            # mode=rw: never create the file when asked not to (it may vanish meanwhile).
+            target = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode={'rwc' if create else 'rw'}"
+            self._db = sqlite3.connect(target, uri=True, timeout=busy_timeout, isolation_level=None,
                                        check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -91,7 +99,18 @@ class SqliteQueue(Queue):
                 " VALUES (?, ?, ?, ?, ?)",
                 (submission.id, submission.to_json(), submission.problem,
                  submission.language, submission.enqueued_at))
-            return cur.rowcount == 1
+            if cur.rowcount == 1:
+                return True
+            (body,), = db.execute("SELECT body FROM submissions WHERE id = ?",
+                                  (submission.id,)).fetchall()
+            try:
+                same = Submission.from_json(body).fingerprint() == submission.fingerprint()
+            except InvalidSubmission:
+                same = False                 # a dead letter holds the id
+            if not same:
+                raise SubmissionConflict(f"submission id {submission.id!r} is already taken "
+                                         f"by a different submission in {self.url}")
+            return False
         return self._write(insert)
 
     def claim(self, worker: str, lease: float = DEFAULT_LEASE, block: float = 0.0,
@@ -138,8 +157,7 @@ class SqliteQueue(Queue):
                            (DEAD, str(exc), worker, now, seq))
                 continue
             if deliveries >= max_deliveries:
-                reason = (f"given up after {deliveries} deliveries without a result: the "
-                          f"workers holding it stopped or crashed (last: {last_worker})")
+                reason = given_up_reason(deliveries, last_worker)
                 record = failure_record(sub_id, reason, worker=last_worker,
                                         problem=submission.problem,
                                         language=submission.language)

@@ -12,7 +12,8 @@ import pytest
 
 from queue_helpers import HELPERS, REPO, inject_malformed, make
 
-from judge.queue import DEAD, DONE, FAILED, QUEUED, RUNNING, UnknownSubmission
+from judge.queue import (DEAD, DONE, FAILED, QUEUED, RUNNING, SubmissionConflict,
+                         UnknownSubmission)
 
 def test_enqueue_claim_complete_result(queue):
     sub = make(language="python3", time_limit=2.0)
@@ -25,12 +26,44 @@ def test_enqueue_claim_complete_result(queue):
     assert queue.result(sub.id) == {"submission": sub.id, "verdict": "AC"}
 
 
-def test_enqueue_is_idempotent_by_id(queue):
+def test_an_identical_resubmit_is_enqueued_once(queue):
+    sub = make(language="python3", time_limit=2.0)
+    assert queue.enqueue(sub)
+    again = make(id=sub.id, language="python3", time_limit=2.0)   # a later enqueued_at
+    assert again.enqueued_at >= sub.enqueued_at
+    assert not queue.enqueue(again)
+    assert queue.claim("w1").submission == sub
+    assert queue.claim("w1") is None
+    assert [e.id for e in queue.list()] == [sub.id]
+
+
+@pytest.mark.parametrize("change", [{"source": "WA"}, {"problem": "/p/other"},
+                                    {"filename": "b.py"}, {"language": "cpp"},
+                                    {"time_limit": 3.0},
+                                    {"source": "", "files": {"a.py": "AC"}}])
+def test_the_same_id_with_other_content_is_a_conflict(queue, change):
     sub = make()
     assert queue.enqueue(sub)
-    assert not queue.enqueue(make("WA", id=sub.id))
-    assert queue.claim("w1").submission.source == "AC"
-    assert queue.claim("w1") is None
+    with pytest.raises(SubmissionConflict, match=f"id '{sub.id}' is already taken"):
+        queue.enqueue(make(**{"source": "AC", "id": sub.id, **change}))
+    claim = queue.claim("w1")
+    assert claim.submission == sub and queue.claim("w1") is None
+    # Also after it was graded: the id still names the first submission.
+    queue.complete(claim, {"verdict": "AC"})
+    with pytest.raises(SubmissionConflict):
+        queue.enqueue(make(**{"source": "AC", "id": sub.id, **change}))
+    assert not queue.enqueue(make(id=sub.id))
+    assert queue.result(sub.id) == {"verdict": "AC"}
+
+
+def test_a_directory_submission_round_trips(queue):
+    sub = make("", files={"main.py": "print(1)\n", "run": "#!/bin/sh\n"}, executable=["run"],
+               filename="solution")
+    assert sub.executable == ("run",)
+    assert queue.enqueue(sub)
+    assert queue.claim("w1").submission == sub
+    assert not queue.enqueue(make("", id=sub.id, files=dict(sub.files), executable=("run",),
+                                  filename="solution"))
 
 
 def test_claims_come_in_enqueue_order(queue):

@@ -77,11 +77,12 @@ def test_result_wait_gives_up_after_its_timeout(runner, queue_url):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["result", "nope", "--queue", "sqlite://{tmp}/q.db"], "no submission 'nope'"),
+    (["result", "nope", "--queue", "sqlite://{tmp}/q.db"], "no queue database {tmp}/q.db"),
     (["result", "x", "--queue", "mysql://db/q"], "unknown queue URL scheme 'mysql'"),
     (["result", "x", "--queue", "redis-without-scheme"], "invalid queue URL"),
     (["result", "x", "--queue", "redis://127.0.0.1:1/0?bogus=1"], "unknown option(s)"),
-    (["result", "x", "--queue", "sqlite:///proc/no/q.db"], "cannot open the SQLite queue"),
+    (["submit", APLUSB, "{source}", "--queue", "sqlite:///proc/no/q.db"],
+     "cannot open the SQLite queue"),
     (["submit", "no/such/dir", "{source}", "--queue", "sqlite://{tmp}/q.db"],
      "no problem package no/such/dir"),
     (["submit", APLUSB, "{latin1}", "--queue", "sqlite://{tmp}/q.db"], "is not UTF-8 text"),
@@ -98,6 +99,7 @@ def test_bad_input_is_one_line_and_exit_2(runner, tmp_path, source, args, messag
     latin1.write_bytes(b"# caf\xe9\nprint(1)\n")
     args = [a.format(tmp=tmp_path, source=source, latin1=latin1) for a in args]
     out = runner.invoke(judge, args)
+    message = message.format(tmp=tmp_path)
     assert out.exit_code == 2, out.output
     assert message in out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith("Error:")]
