@@ -229,6 +229,9 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
         name = f"{check.directory}/{check.submission.name}"
         console.print(f"  {mark} {name:<40} expected {_styled(check.expected, 4)} got "
                       f"{_styled(check.got, 4)}{score}  slowest test {check.slowest:.3f}s", soft_wrap=True)
+        if check.ok and check.note:
+            console.print(f"      {check.got} is accepted in {check.directory}/: {check.note}",
+                          markup=False, soft_wrap=True)
         if not check.ok:
             bad = next((t for t in check.result["tests"] if t["verdict"] != AC), None)
             detail = check.result["compile"]["message"] if check.got == "CE" else (

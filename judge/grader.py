@@ -194,7 +194,7 @@ class Grader:
     def _failure_message(self, verdict, box_dir: Path) -> str:
         if verdict.status == "XX":
             return f"the sandbox failed: {verdict.message}"
-        text = {"TO": f"over the time limit of {self.time_limit:g} s",
+        text = {"TO": self._time_message(verdict),
                 "ML": f"over the memory limit of {self.problem.limits.memory} MiB",
                 "OL": f"wrote more than {self.problem.limits.output} MiB"}.get(verdict.status, verdict.message)
         error = _read_box_file(box_dir / "error", 64 << 10).decode("utf-8", "replace").strip()
@@ -202,6 +202,16 @@ class Grader:
             tail = error[-STDERR_TAIL:]
             text += ": " + (tail if len(error) <= STDERR_TAIL else "..." + tail)
         return text
+
+    def _time_message(self, verdict) -> str:
+        """Which limit the run hit: a program that sleeps or blocks is killed
+        by the wall clock with little CPU time used, and must be told so."""
+        if verdict.message == "wall time limit exceeded":
+            wall = (verdict.limits or {}).get("wall_time")
+            limit = f" of {wall:g} s" if wall else ""
+            return (f"over the wall time limit{limit} with CPU time {verdict.cpu_time:.3f} s "
+                    f"of {self.time_limit:g} s (the program waited, slept or blocked)")
+        return f"over the time limit of {self.time_limit:g} s (CPU time {verdict.cpu_time:.3f} s)"
 
     def validate(self, box, test: TestCase, output: bytes) -> Judgement:
         if test.name not in self.answers:

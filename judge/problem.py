@@ -22,7 +22,12 @@ LEGACY, DRAFT_2023_07 = "legacy", "2023-07-draft"
 KNOWN_VERSIONS = {"legacy", "legacy-icpc", "2023-07-draft", "2023-07", "draft"}
 PASS_FAIL, SCORING = "pass-fail", "scoring"
 GROUP_FILES = ("testdata.yaml", "test_group.yaml")
-UNSUPPORTED_TYPES = {"interactive", "multi-pass", "submit-answer"}
+KNOWN_TYPES = ("pass-fail", "scoring", "multi-pass", "interactive", "submit-answer")
+INCOMPATIBLE_TYPES = (("pass-fail", "scoring"), ("multi-pass", "submit-answer"),
+                      ("interactive", "submit-answer"))
+# Kinds of problem this judge does not run (yet): refused in one line.
+UNSUPPORTED_TYPES = ("interactive", "multi-pass", "submit-answer")
+VALIDATION_MODIFIERS = ("score", "interactive", "multi-pass")
 # The default grader's flags (scoring.py gives them meaning).
 GRADER_FLAGS = ("worst_error", "first_error", "always_accept", "sum", "avg", "min", "max",
                 "ignore_sample", "accept_if_any_accepted")
@@ -215,26 +220,62 @@ def _limits(path: Path, data) -> ProblemLimits:
             number = _number(path, f"limits.{key}", value)
             values[key] = max(1, math.ceil(number))
         elif key == "validation_passes":
-            pass
+            # Only multi-pass problems have passes, and those are refused.
+            _refuse_unsupported(path, "limits.validation_passes", ["multi-pass"])
         else:
             raise ProblemError(path, f"limits: unknown key {key!r}")
     return ProblemLimits(**values)
 
 
 def _problem_type(path: Path, data: dict) -> str:
+    """pass-fail or scoring, from `type` in any spelling of any version: one
+    string, a space-separated combination ("scoring multi-pass") or a list.
+    Kinds this judge cannot run yet are refused, never judged as ordinary."""
     raw = data.get("type", PASS_FAIL)
-    kinds = [raw] if isinstance(raw, str) else raw
-    if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
-        raise ProblemError(path, f"type: expected pass-fail or scoring, got {raw!r}")
-    unsupported = set(kinds) & UNSUPPORTED_TYPES
-    if unsupported:
-        raise ProblemError(path, f"type: {', '.join(sorted(unsupported))} problems are not supported by this judge")
+    if isinstance(raw, str):
+        kinds = raw.split()
+    elif isinstance(raw, list) and raw and all(isinstance(k, str) for k in raw):
+        kinds = [word for kind in raw for word in kind.split()]
+    else:
+        kinds = []
+    if not kinds:
+        raise ProblemError(path, f"type: expected a problem type or a list of them, got {raw!r}")
     for kind in kinds:
-        if kind not in (PASS_FAIL, SCORING):
-            raise ProblemError(path, f"type: unknown problem type {kind!r}")
-    if PASS_FAIL in kinds and SCORING in kinds:
-        raise ProblemError(path, "type: pass-fail and scoring exclude each other")
+        if kind not in KNOWN_TYPES:
+            raise ProblemError(path, f"type: unknown problem type {kind!r} "
+                                     f"(known: {', '.join(KNOWN_TYPES)})")
+    if len(set(kinds)) != len(kinds):
+        raise ProblemError(path, f"type: {raw!r} names a type twice")
+    for first, second in INCOMPATIBLE_TYPES:
+        if first in kinds and second in kinds:
+            raise ProblemError(path, f"type: {first} and {second} exclude each other")
+    _refuse_unsupported(path, "type", kinds)
     return SCORING if SCORING in kinds else PASS_FAIL
+
+
+def _refuse_unsupported(path: Path, key: str, kinds) -> None:
+    unsupported = [kind for kind in kinds if kind in UNSUPPORTED_TYPES]
+    if unsupported:
+        raise ProblemError(path, f"{key}: {' and '.join(unsupported)} problems are not supported "
+                                 "by this judge yet; refusing the package rather than judging it "
+                                 "as an ordinary one")
+
+
+def _validation(path: Path, data: dict) -> str:
+    """Legacy `validation`: default or custom, then some of score,
+    interactive, multi-pass (DOMjudge's spelling). Returns default|custom."""
+    raw = data.get("validation")
+    if raw is None:
+        return ""
+    words = str(raw).split()
+    if not words or words[0] not in ("default", "custom"):
+        raise ProblemError(path, f"validation: must start with default or custom, got {raw!r}")
+    _refuse_unsupported(path, f"validation: {raw}", words[1:])
+    for word in words[1:]:
+        if word not in VALIDATION_MODIFIERS:
+            raise ProblemError(path, f"validation: unknown word {word!r} in {raw!r} "
+                                     f"(known: {', '.join(VALIDATION_MODIFIERS)})")
+    return words[0]
 
 
 def _name(data: dict, fallback: str) -> str:
@@ -335,8 +376,7 @@ def _load_group(problem_path: Path, path: Path, name: str, parent: TestGroup | N
     return group
 
 
-def _validators(path: Path, data: dict, warnings: list[str]) -> list[Path]:
-    validation = str(data.get("validation", "") or "").split()
+def _validators(path: Path, validation: str, warnings: list[str]) -> list[Path]:
     found: list[Path] = []
     single = path / "output_validator"
     many = path / "output_validators"
@@ -344,13 +384,9 @@ def _validators(path: Path, data: dict, warnings: list[str]) -> list[Path]:
         found.append(single)
     if many.is_dir():
         found.extend(sorted(p for p in many.iterdir() if not p.name.startswith(".")))
-    if validation and validation[0] not in ("default", "custom"):
-        raise ProblemError(path / "problem.yaml", f"validation: must start with default or custom, got {validation[0]!r}")
-    if "interactive" in validation:
-        raise ProblemError(path / "problem.yaml", "validation: interactive problems are not supported by this judge")
-    if validation and validation[0] == "custom" and not found:
+    if validation == "custom" and not found:
         raise ProblemError(path / "output_validators", "validation is custom but there is no output validator")
-    if validation and validation[0] == "default" and found:
+    if validation == "default" and found:
         warnings.append(f"{path / 'problem.yaml'}: validation is default; ignoring output validators")
         return []
     return found
@@ -369,14 +405,17 @@ def load_problem(path: Path | str) -> Problem:
     unknown = set(data) - _PROBLEM_KEYS
     if unknown:
         warnings.append(f"{yaml_path}: unknown keys {', '.join(sorted(unknown))}")
+    # The kind of problem first: an interactive or multi-pass package is
+    # refused as such whatever else is wrong with it.
+    kind = _problem_type(yaml_path, data)
+    validation = _validation(yaml_path, data)
     version = str(data.get("problem_format_version", LEGACY))
     if version not in KNOWN_VERSIONS:
         raise ProblemError(yaml_path, f"problem_format_version: unknown version {version!r}")
     version = LEGACY if version.startswith("legacy") else DRAFT_2023_07
-    kind = _problem_type(yaml_path, data)
     limits = _limits(yaml_path, data.get("limits"))
     flags = _args(yaml_path, "validator_flags", data.get("validator_flags"))
-    validators = _validators(path, data, warnings)
+    validators = _validators(path, validation, warnings)
     data_dir = path / "data"
     if not (data_dir / "secret").is_dir():
         raise ProblemError(data_dir / "secret", "missing (the secret test data)")

@@ -58,6 +58,13 @@ class GraderMode:
         return self.verdict != "always_accept" and not self.accept_if_any_accepted
 
 
+def is_sample_group(node) -> bool:
+    """data/sample itself: what ignore_sample ignores, by name and never by
+    position (a package without samples has data/secret first)."""
+    return isinstance(node, TestGroup) and node.parent is not None and node.parent.parent is None \
+        and node.name == "sample"
+
+
 def test_score(test: TestCase, verdict: str, validator_score: float | None) -> float:
     if verdict == AC:
         return validator_score if validator_score is not None else test.group.settings.accept_score
@@ -70,7 +77,7 @@ def aggregate(group: TestGroup, results: dict[str, Result], skip_sample_score: b
     mode = GraderMode.from_flags(group.settings.grader_flags)
     subs: list[Result] = []
     counted: list[str] = []
-    for index, child in enumerate(group.children):
+    for child in group.children:
         if isinstance(child, TestCase):
             if child.name not in results:
                 break                   # never run: an earlier break cut it
@@ -81,7 +88,7 @@ def aggregate(group: TestGroup, results: dict[str, Result], skip_sample_score: b
             if not names:
                 continue                # an empty group has no say
         counted.extend(names)
-        ignored = (mode.ignore_sample and group.parent is None and index == 0)
+        ignored = mode.ignore_sample and is_sample_group(child)
         scored_out = skip_sample_score and group.parent is None and child.name == "sample"
         if not ignored:
             subs.append(Result(sub.verdict, 0.0 if scored_out else sub.score, sub.first_rejection))
@@ -126,7 +133,7 @@ def cut_by_rejection(test: TestCase) -> list[TestCase]:
     while group is not None:
         mode = GraderMode.from_flags(group.settings.grader_flags)
         index = group.children.index(node)
-        if mode.ignore_sample and group.parent is None and index == 0:
+        if mode.ignore_sample and is_sample_group(node):
             break
         if group.settings.on_reject == "break":
             for later in group.children[index + 1:]:
@@ -137,4 +144,4 @@ def cut_by_rejection(test: TestCase) -> list[TestCase]:
     return cut
 
 
-__all__ = ["Result", "GraderMode", "aggregate", "test_score", "cut_by_rejection"]
+__all__ = ["Result", "GraderMode", "aggregate", "test_score", "cut_by_rejection", "is_sample_group"]

@@ -34,6 +34,13 @@ EXPECTED_BY_DIRECTORY = {
     "compile_error": CE,
 }
 
+# Verdicts a directory also takes, and why: the package format's verdicts are
+# AC, WA, TLE and RTE, and a program killed for its memory crashed (Kattis and
+# DOMjudge report it as a run-time error).
+ALSO_ACCEPTED_IN_DIRECTORY = {
+    "run_time_error": {MLE: "a memory-limit crash is a run-time error in the package format"},
+}
+
 
 def from_status(status: str) -> str:
     """The verdict of a run that did not end OK (OK itself goes to the validator)."""
@@ -52,4 +59,4 @@ def worst(verdicts) -> str:
 
 
 __all__ = ["AC", "WA", "TLE", "MLE", "OLE", "RTE", "CE", "JE", "VERDICTS", "NAMES",
-           "STATUS_TO_VERDICT", "EXPECTED_BY_DIRECTORY", "from_status", "worst"]
+           "STATUS_TO_VERDICT", "EXPECTED_BY_DIRECTORY", "ALSO_ACCEPTED_IN_DIRECTORY", "from_status", "worst"]

@@ -1,0 +1,154 @@
+"""The judge on packages shaped like real ones (issue 12): each test is a
+small package of ours that reproduces a class found on public packages
+(Kattis, DOMjudge, BAPCtools, the Swedish olympiad), run through the CLI."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from judge.cli import main
+
+from judge_helpers import echo_tests, make_package
+
+BOXES = ["--boxes", "816-817"]
+ECHO_PY = "print(input())\n"
+WRONG_PY = "input()\nprint(-1)\n"
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [*args])
+
+
+def run_json(problem, submission, *extra):
+    result = invoke("run", str(problem), str(submission), "--json", *BOXES, *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+# ---- silent wrong verdicts ------------------------------------------------
+
+def test_ignore_sample_without_samples_still_judges_the_secret_data(tmp_path):
+    # No data/sample: ignore_sample used to drop the root's first child,
+    # data/secret, and a wrong submission got AC with score 0 of 0.
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": "name: T\ntype: scoring\nlimits:\n  time_limit: 1\n",
+        "data/testdata.yaml": "grader_flags: ignore_sample sum\n",
+        "data/secret/testdata.yaml": "on_reject: continue\naccept_score: 50\n",
+        **echo_tests(2), "wrong.py": WRONG_PY, "right.py": ECHO_PY})
+    wrong = run_json(problem, problem / "wrong.py")
+    assert wrong["verdict"] == "WA" and wrong["score"] == 0 and wrong["max_score"] == 100
+    right = run_json(problem, problem / "right.py")
+    assert right["verdict"] == "AC" and right["score"] == 100
+
+
+def test_ignore_sample_ignores_the_samples_by_name(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": "name: T\ntype: scoring\nlimits:\n  time_limit: 1\n",
+        "data/testdata.yaml": "grader_flags: ignore_sample sum\n",
+        "data/sample/1.in": "5\n", "data/sample/1.ans": "6\n",       # the echo fails the sample
+        "data/secret/testdata.yaml": "accept_score: 50\n", **echo_tests(2), "right.py": ECHO_PY})
+    result = run_json(problem, problem / "right.py")
+    assert result["verdict"] == "AC" and result["score"] == 100
+
+
+@pytest.mark.parametrize("yaml, what", [
+    ("validation: custom multi-pass\nlimits:\n  validation_passes: 26\n", "multi-pass"),
+    ("validation: custom interactive\n", "interactive"),
+    ("validation: custom interactive score\n", "interactive"),
+    ("validation: custom score multi-pass\n", "multi-pass"),
+    ("limits:\n  validation_passes: 3\n", "multi-pass"),
+    ("problem_format_version: 2023-07-draft\ntype: interactive\n", "interactive"),
+    ("problem_format_version: 2023-07-draft\ntype: [scoring, multi-pass]\n", "multi-pass"),
+    ("problem_format_version: 2025-09\ntype: pass-fail interactive\n", "interactive"),
+    ("problem_format_version: 2025-09\ntype:\n  - interactive\n  - multi-pass\n", "interactive and multi-pass"),
+    ("problem_format_version: 2025-09\ntype: submit-answer\n", "submit-answer"),
+])
+def test_interactive_and_multi_pass_are_refused_in_every_spelling(tmp_path, yaml, what):
+    # A multi-pass validator run once used to count its first pass's 42 as AC.
+    problem = make_package(tmp_path / "p", {"problem.yaml": "name: T\n" + yaml, **echo_tests(1),
+                                            "output_validators/v/v.py": "import sys; sys.exit(42)\n",
+                                            "submissions/wrong_answer/w.py": WRONG_PY})
+    for args in (["verify", str(problem)], ["run", str(problem), str(problem / "submissions/wrong_answer/w.py")]):
+        result = invoke(*args, *BOXES)
+        assert result.exit_code == 2, result.output
+        assert result.output.count("\n") == 1, result.output
+        assert f"{what} problems are not supported by this judge yet" in result.output
+
+
+def test_unknown_validation_words_are_refused(tmp_path):
+    problem = make_package(tmp_path / "p", {"problem.yaml": "name: T\nvalidation: custom multipass\n",
+                                            **echo_tests(1), "output_validators/v.py": "exit(42)\n",
+                                            "w.py": WRONG_PY})
+    result = invoke("run", str(problem), str(problem / "w.py"), *BOXES)
+    assert result.exit_code == 2 and "validation: unknown word 'multipass'" in result.output
+
+
+DERIVE_YAML = "name: T\ntype: scoring\n"
+SLOW_PARTIAL_PY = """\
+import time
+n = int(input())
+if n == 2:
+    end = time.process_time() + 1.3
+    while time.process_time() < end:
+        pass
+    print(-1)
+else:
+    print(n)
+"""
+
+
+def test_derived_time_limit_comes_only_from_fully_accepted_runs(tmp_path):
+    # accepted/partial.py scores (AC on a scoring problem) but fails the slow
+    # test: its 1.3 s used to become the base of the limit (1.3 x 5 -> 7 s).
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": DERIVE_YAML,
+        "data/secret/testdata.yaml": "on_reject: continue\naccept_score: 50\n", **echo_tests(2),
+        "submissions/accepted/good.py": ECHO_PY, "submissions/accepted/partial.py": SLOW_PARTIAL_PY})
+    result = invoke("verify", str(problem), *BOXES)
+    assert result.exit_code == 1, result.output
+    assert "time limit 1 s (derived: slowest accepted test run 0.0" in result.output
+    line = next(l for l in result.output.splitlines() if "accepted/partial.py" in l)
+    assert "MISMATCH" in line and "score 50/100" in line
+    # graded again under the derived limit: the slow test is now over it
+    assert "over the time limit of 1 s" in result.output or "TLE" in result.output
+
+
+def test_no_fully_accepted_run_says_so_instead_of_deriving_from_nothing(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": "name: T\n", **echo_tests(1),
+        "submissions/accepted/wrong.py": WRONG_PY, "submissions/wrong_answer/w.py": WRONG_PY})
+    result = invoke("verify", str(problem), *BOXES)
+    assert result.exit_code == 1, result.output
+    assert ("time limit 1 s (default: no accepted submission passed every test within the 10 s probe, "
+            "so there is nothing to derive the time limit from)") in result.output
+    assert "0.000 s" not in result.output
+
+
+def test_out_of_memory_crash_is_accepted_in_run_time_error(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": "name: T\nlimits:\n  time_limit: 2\n  memory: 64\n", **echo_tests(1),
+        "submissions/accepted/echo.py": ECHO_PY,
+        "submissions/run_time_error/hog.py": "data = b'x' * (300 << 20)\nprint(len(data))\n",
+        "submissions/wrong_answer/hog.py": "data = b'x' * (300 << 20)\nprint(len(data))\n"})
+    result = invoke("verify", str(problem), *BOXES)
+    lines = result.output.splitlines()
+    rte = next(l for l in lines if "run_time_error/hog.py" in l)
+    assert rte.lstrip().startswith("ok") and "expected RTE" in rte and "got MLE" in rte
+    assert "MLE is accepted in run_time_error/: a memory-limit crash is a run-time error" in result.output
+    # only there: an MLE in wrong_answer/ is still a mismatch
+    assert "MISMATCH wrong_answer/hog.py" in result.output and result.exit_code == 1
+
+
+def test_a_wall_clock_kill_is_named_as_such(tmp_path):
+    problem = make_package(tmp_path / "p", {"problem.yaml": "name: T\nlimits:\n  time_limit: 1\n",
+                                            **echo_tests(1),
+                                            "sleepy.py": "import time\ntime.sleep(30)\n",
+                                            "busy.py": "while True:\n    pass\n"})
+    sleepy = run_json(problem, problem / "sleepy.py")["tests"][0]
+    assert sleepy["verdict"] == "TLE"
+    assert sleepy["message"].startswith("over the wall time limit of 3 s with CPU time 0.")
+    assert "of 1 s (the program waited, slept or blocked)" in sleepy["message"]
+    busy = run_json(problem, problem / "busy.py")["tests"][0]
+    assert busy["verdict"] == "TLE" and busy["message"].startswith("over the time limit of 1 s (CPU time 1.")
