@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import orjson
 
+from rustbox.privileges import require_root
 from rustbox.text import plural
 
 from .errors import JudgeError
@@ -126,6 +127,7 @@ def main() -> None:
               help="A TOML file of languages merged over the built-in table.")
 def run(problem_dir, submission, language, time_limit, as_json, boxes, languages_file):
     """Grade SUBMISSION against the problem package PROBLEM."""
+    require_root("judge run")
     from rich.console import Console
     from .grader import grade_submission
     from .problem import load_problem
@@ -196,6 +198,7 @@ def run(problem_dir, submission, language, time_limit, as_json, boxes, languages
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
 def verify(problem_dir, time_limit, boxes, languages_file, as_json):
     """Grade every submissions/<expected>/ entry of PROBLEM and check its verdict."""
+    require_root("judge verify")
     from rich.console import Console
     from .problem import load_problem
     from .verify import submissions_to_check, verify as run_verify

@@ -155,6 +155,11 @@ def _read_text(path: Path) -> str:
               help="The grade function.")
 def worker(queue_url, boxes, problems_dir, parallel, lease, grace, worker_id, grader):
     """Consume the queue until stopped (SIGTERM: finish, then exit)."""
+    from rustbox.privileges import NotRootError, require_root
+    try:
+        require_root("judge worker")
+    except NotRootError as exc:
+        raise QueueCliError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from rustbox.batch import parse_box_ids

@@ -17,6 +17,7 @@ from .errors import BoxBusyError, RustboxError, UsageError
 from .helper import BOOT, read_frame, write_frame
 from .limits import Limits
 from .mounts import DirRule
+from .privileges import require_root
 from .process import RunRequest
 from .requests import request_to_wire
 from .session import cleanup_box
@@ -89,6 +90,7 @@ class Box:
         """Start the box helper (initialising the box if needed); idempotent."""
         if self._helper is not None and self._helper.poll() is None:
             return self
+        require_root("a rustbox Box", "run this Python program as root")
         helper = _spawn([sys.executable, "-S", "-c", BOOT, "\n".join(_IMPORT_PATH),
                          str(self.box_id), str(self.root or ""), self.cg])
         hello = read_frame(helper.stdout) or {"error": "box helper died"}

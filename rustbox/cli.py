@@ -8,6 +8,7 @@ import click
 import orjson
 
 from .errors import UsageError
+from .privileges import require_root
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -37,6 +38,7 @@ def main() -> None:
 @click.option("--cg", default="auto", help="cgroup version: auto, v1 or v2.")
 def init(box_id, cg) -> None:
     """Prepare box N (directory, uid, cgroups); prints it as JSON."""
+    require_root("rustbox init")
     from .session import init_box
     _emit(init_box(_box_id(box_id), cg))
 
@@ -45,6 +47,7 @@ def init(box_id, cg) -> None:
 @click.option("--box-id", default="0", help="Box number (0-999).")
 def cleanup(box_id) -> None:
     """Remove box N's directory and cgroups (never following links in it)."""
+    require_root("rustbox cleanup")
     from .session import cleanup_box
     _emit(cleanup_box(_box_id(box_id)))
 
@@ -67,6 +70,7 @@ def _run_command():
     from . import run_command
 
     def callback(**values) -> None:
+        require_root("rustbox run")
         sys.exit(run_command.run(values))
 
     params = [click.Argument(["program"]),
@@ -95,6 +99,7 @@ main.add_command(_run_command())
 @click.option("--cg", default="auto", help="cgroup version for new boxes.")
 def batch(spec, boxes, parallel, cg) -> None:
     """Run every spec line of SPEC (JSONL, or - for stdin); one verdict line each."""
+    require_root("rustbox batch")
     from .batch import parse_box_ids, run_batch
     from .limits import parse_count
     ids = parse_box_ids(boxes) if boxes else list(range(os.cpu_count() or 1))

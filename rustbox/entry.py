@@ -30,6 +30,12 @@ def guarded(action) -> int:
                     "(set RUSTBOX_DEBUG=1 for a traceback)", 2)
 
 
+def _as_root(command: str, action, *args):
+    from .privileges import require_root
+    require_root(command)
+    return action(*args)
+
+
 def _say(message: str, status: int, prefix: str = "rustbox: error: ") -> int:
     sys.stderr.write(prefix + message + "\n")
     return status
@@ -41,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         from . import run_command
         values = run_command.parse_fast(argv[1:])
         if values is not None:
-            status = guarded(lambda: run_command.run(values))
+            status = guarded(lambda: _as_root("rustbox run", run_command.run, values))
             # Everything is closed and printed: skip the interpreter's
             # teardown (~8 ms of a ~50 ms command).
             sys.stdout.flush()

@@ -11,6 +11,7 @@ import pwd
 
 from .box import box_root, first_uid
 from .cgroups import host_report
+from .privileges import is_root
 
 _NAMESPACES = ("mnt", "pid", "ipc", "uts", "net")
 
@@ -73,9 +74,26 @@ def _uid_range() -> dict:
 
 
 def _box_root() -> dict:
+    """Whether root can use the box root: judged as root would be, whoever
+    asks (a user's own write access says nothing: rustbox runs as root), and
+    without creating anything."""
     root = box_root()
-    probe = root if root.exists() else root.parent
-    ok = os.access(probe, os.W_OK)
-    return {"item": "box root", "ok": ok,
-            "detail": f"{root} ({'exists' if root.exists() else 'will be created'})" if ok
-            else f"{root} is not writable: set RUSTBOX_ROOT to a writable directory"}
+    probe = root
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if not os.path.isdir(probe):
+        problem = f"{probe} is not a directory"
+    elif _read_only(probe) or (is_root() and not os.access(probe, os.W_OK)):
+        problem = f"{probe} is not writable"
+    else:
+        return {"item": "box root", "ok": True,
+                "detail": f"{root} ({'exists' if root == probe else 'will be created'})"}
+    return {"item": "box root", "ok": False,
+            "detail": f"{root}: {problem}: set RUSTBOX_ROOT to a directory root can write"}
+
+
+def _read_only(path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

@@ -134,9 +134,15 @@ def host_report(root: str = DEFAULT_ROOT) -> list[dict]:
             report.append(_item("memory.use_hierarchy", hierarchy,
                                 "1: box limits cover every task below them" if hierarchy else
                                 f"0 at {v1['memory']}: write 1 there before creating boxes"))
-    writable = os.access(root, os.W_OK) and os.geteuid() == 0
-    report.append(_item("privileges", writable, "running as root" if writable else
-                        "not root: rustbox must run as root to create cgroups"))
+    from ..privileges import WHY, is_root
+    if not is_root():
+        report.append(_item("privileges", False, f"not root: rustbox needs root: {WHY}; "
+                            "run rustbox (and this check) as root"))
+    else:
+        writable = os.access(root, os.W_OK)
+        report.append(_item("privileges", writable, "running as root" if writable else
+                            f"{root} is not writable even for root (a read-only cgroupfs?): "
+                            "mount it read-write"))
     return report
 
 
