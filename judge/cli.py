@@ -206,13 +206,16 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
     problem = load_problem(problem_dir)
     table = _languages(languages_file)
     console = Console(highlight=False)
-    if not submissions_to_check(problem):
+    todo = submissions_to_check(problem)
+    if not todo:
         raise JudgeError(f"{problem.path / 'submissions'}: no submissions to verify")
     if not as_json:
         for warning in problem.warnings:
             console.print(f"[yellow]warning:[/] {warning}", style=None)
         console.print(f"verifying {problem.short_name} ({problem.format_version}, {problem.type}, "
-                      f"{plural(len(problem.tests()), 'test')})")
+                      f"{plural(len(problem.tests()), 'test')}, {plural(len(todo), 'submission')})")
+    live = _VerifyProgress(console, len(todo), len(problem.tests())) \
+        if console.is_terminal and not as_json else None
 
     def on_time_limit(seconds, how):
         if as_json:
@@ -220,16 +223,28 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
         else:
             console.print(f"time limit {seconds:g} s ({how})", soft_wrap=True)
 
+    def on_start(directory, entry, seconds):
+        if live:
+            live.start(f"{directory}/{entry.name}", seconds)
+
     def on_result(check):
+        if live:
+            live.finish()
         if as_json:
-            click.echo(orjson.dumps({"submission": str(check.submission), "expected": check.expected,
-                                     "ok": check.ok, "result": check.result}).decode())
+            line = {"submission": str(check.submission), "expected": check.expected, "ok": check.ok,
+                    "result": check.result}
+            if check.skipped:
+                line["skipped"] = check.skipped
+            click.echo(orjson.dumps(line).decode())
+            return
+        name = f"{check.directory}/{check.submission.name}"
+        if check.skipped:
+            console.print(f"  [yellow]skipped[/]  {name:<40} {check.skipped}", soft_wrap=True)
             return
         score = ""
         if check.result["max_score"] is not None:
             score = f" score {check.result['score']:g}/{check.result['max_score']:g}"
         mark = "[green]ok[/]      " if check.ok else "[bold red]MISMATCH[/]"
-        name = f"{check.directory}/{check.submission.name}"
         console.print(f"  {mark} {name:<40} expected {_styled(check.expected, 4)} got "
                       f"{_styled(check.got, 4)}{score}  slowest test {check.slowest:.3f}s", soft_wrap=True)
         if check.ok and check.note:
@@ -244,15 +259,60 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
 
     pool = _pool(boxes)
     try:
-        checks = run_verify(problem, pool, time_limit, table, on_result, on_time_limit)
+        if live:
+            with live:
+                checks = run_verify(problem, pool, time_limit, table, on_result, on_time_limit, on_start,
+                                    progress=live.progress)
+        else:
+            checks = run_verify(problem, pool, time_limit, table, on_result, on_time_limit, on_start)
     finally:
         pool.close()
-    bad = [c for c in checks if not c.ok]
+    skipped = [c for c in checks if c.skipped]
+    bad = [c for c in checks if not c.ok and not c.skipped]
+    graded = len(checks) - len(skipped)
     if not as_json:
-        console.print(f"{len(checks) - len(bad)} of {plural(len(checks), 'submission')} got "
-                      f"{'its' if len(checks) == 1 else 'their'} expected verdict"
-                      + ("" if not bad else f"; {len(bad)} did not"))
+        line = (f"{graded - len(bad)} of {plural(graded, 'submission')} got "
+                f"{'its' if graded == 1 else 'their'} expected verdict"
+                + ("" if not bad else f"; {len(bad)} did not"))
+        if skipped:
+            line += f"; {len(skipped)} more not graded (skipped: see above)"
+        console.print(line, soft_wrap=True)
     sys.exit(EXIT_MISMATCH if bad else 0)
+
+
+class _VerifyProgress:
+    """A transient line on a terminal: which submission is being graded,
+    how far its tests are, and for how long (verify's silence otherwise
+    lasts as long as the slowest submission)."""
+
+    def __init__(self, console, submissions: int, tests: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=console, transient=True)
+        self.submissions, self.tests, self.started, self.task = submissions, tests, 0, None
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+    def start(self, name: str, seconds: float) -> None:
+        self.finish()
+        self.started += 1
+        what = f"[{min(self.started, self.submissions)}/{self.submissions}] {name} ({seconds:g} s per test)"
+        self.task = self.bar.add_task(what, total=self.tests)
+        self.bar.refresh()
+
+    def progress(self, event: str, data: dict) -> None:
+        if self.task is not None and event == "test":
+            self.bar.update(self.task, completed=data["done"])
+
+    def finish(self) -> None:
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+            self.task = None
 
 
 try:

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import LanguageError, SubmissionError
 from .grader import DEFAULT_TIME_LIMIT, grade_submission, resolve_time_limit
 from .problem import Problem
 from .verdicts import ALSO_ACCEPTED_IN_DIRECTORY, EXPECTED_BY_DIRECTORY, TLE
@@ -27,6 +28,7 @@ class Check:
     directory: str
     expected: str
     result: dict
+    skipped: str = ""                # why it was not graded (an unknown language, ...)
 
     @property
     def got(self) -> str:
@@ -45,6 +47,8 @@ class Check:
 
     @property
     def ok(self) -> bool:
+        if self.skipped:
+            return False
         if self.got != self.expected and not self.note:
             return False
         score, best = self.result.get("score"), self.result.get("max_score")
@@ -68,6 +72,25 @@ def derive_time_limit(problem: Problem, slowest_accepted: float) -> tuple[float,
     return limit, how
 
 
+def _skipped_result(problem: Problem, seconds: float) -> dict:
+    return {"submission": None, "problem": problem.short_name, "language": None, "verdict": None,
+            "score": None, "max_score": None, "time_limit": seconds,
+            "compile": {"status": None, "message": ""}, "tests": []}
+
+
+def _reason(exc: Exception, entry: Path) -> str:
+    text = str(exc)
+    for prefix in (f"{entry}: ", f"{entry.resolve()}: "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    text = text.replace("; use --lang", "")
+    if text == "cannot tell the language from the file ending":
+        files = [p.name for p in entry.iterdir() if p.is_file()] if entry.is_dir() else [entry.name]
+        endings = sorted({"".join(Path(f).suffixes) or f for f in files})
+        text = f"no language of this judge for {', '.join(endings) or 'an empty directory'}"
+    return text
+
+
 def submissions_to_check(problem: Problem) -> list[tuple[str, Path]]:
     out = []
     for directory, entries in problem.submissions().items():
@@ -83,29 +106,39 @@ def _over(check: Check, limit: float) -> bool:
 
 
 def verify(problem: Problem, pool, time_limit: float | None = None, languages=None,
-           on_result=None, on_time_limit=None, on_start=None) -> list[Check]:
-    """Grade every example submission; on_start(directory, entry) before and
-    on_result(check) after each one, on_time_limit(seconds, how) once the
-    limit is known."""
+           on_result=None, on_time_limit=None, on_start=None, progress=None) -> list[Check]:
+    """Grade every example submission. Callbacks: on_start(directory, entry,
+    seconds) before each grading (also the probe runs that measure the
+    accepted submissions), on_time_limit(seconds, how) once the limit is
+    known, on_result(check) for each submission's final check; progress is
+    grade_submission's per-test callback."""
     todo = submissions_to_check(problem)
     checks: list[Check] = []
     limit, source = resolve_time_limit(problem, time_limit)
 
-    def grade(directory: str, entry: Path, seconds: float, report: bool = True) -> Check:
-        if on_start and report:
-            on_start(directory, entry)
-        result = grade_submission(problem, entry, time_limit=seconds, pool=pool, languages=languages,
-                                  submission_id=f"{directory}/{entry.name}")
-        check = Check(entry, directory, EXPECTED_BY_DIRECTORY[directory], result)
-        if report:
-            checks.append(check)
-            if on_result:
-                on_result(check)
-        return check
+    def grade(directory: str, entry: Path, seconds: float) -> Check:
+        if on_start:
+            on_start(directory, entry, seconds)
+        expected = EXPECTED_BY_DIRECTORY[directory]
+        try:
+            result = grade_submission(problem, entry, time_limit=seconds, pool=pool, languages=languages,
+                                      submission_id=f"{directory}/{entry.name}", progress=progress)
+        except (LanguageError, SubmissionError) as exc:
+            # One file the judge cannot run (an unknown ending, a missing
+            # compiler) is that submission's problem, not the package's.
+            return Check(entry, directory, expected, _skipped_result(problem, seconds),
+                         skipped=_reason(exc, entry))
+        return Check(entry, directory, expected, result)
+
+    def report(check: Check) -> None:
+        checks.append(check)
+        if on_result:
+            on_result(check)
 
     if source == "default":
         accepted = [(d, e) for d, e in todo if d == "accepted"]
-        measured = [grade(d, e, PROBE_TIME_LIMIT, report=False) for d, e in accepted]
+        todo = [(d, e) for d, e in todo if d != "accepted"]
+        measured = [grade(d, e, PROBE_TIME_LIMIT) for d, e in accepted]
         passed = [c for c in measured if c.ok]
         if passed:
             limit, how = derive_time_limit(problem, max(c.slowest for c in passed))
@@ -116,20 +149,15 @@ def verify(problem: Problem, pool, time_limit: float | None = None, languages=No
         if on_time_limit:
             on_time_limit(limit, how)
         for check in measured:
-            if check.ok or not _over(check, limit):
+            if check.skipped or check.ok or not _over(check, limit):
                 check.result["time_limit"] = limit      # the same outcome under the real limit
-                checks.append(check)
-                if on_start:
-                    on_start(check.directory, check.submission)
-                if on_result:
-                    on_result(check)
+                report(check)
             else:
-                grade(check.directory, check.submission, limit)
-        todo = [(d, e) for d, e in todo if d != "accepted"]
+                report(grade(check.directory, check.submission, limit))
     elif on_time_limit:
         on_time_limit(limit, f"from the {source}")
     for directory, entry in todo:
-        grade(directory, entry, limit)
+        report(grade(directory, entry, limit))
     return checks
 
 

@@ -4,6 +4,7 @@ small package of ours that reproduces a class found on public packages
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -152,3 +153,37 @@ def test_a_wall_clock_kill_is_named_as_such(tmp_path):
     assert "of 1 s (the program waited, slept or blocked)" in sleepy["message"]
     busy = run_json(problem, problem / "busy.py")["tests"][0]
     assert busy["verdict"] == "TLE" and busy["message"].startswith("over the time limit of 1 s (CPU time 1.")
+
+
+# ---- one unknown file does not end the verify ------------------------------
+
+def test_a_submission_the_judge_cannot_run_is_skipped_and_the_rest_graded(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        **echo_tests(1),
+        "submissions/accepted/echo.py": ECHO_PY,
+        "submissions/accepted/echo.kt": "fun main() { println(readLine()) }\n",
+        "submissions/accepted/echo.cpp.template": "// filled in by a script\n",
+        "submissions/accepted/dir/notes.txt": "nothing to run\n",
+        "submissions/wrong_answer/w.py": WRONG_PY})
+    result = invoke("verify", str(problem), *BOXES)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(l.split()[:2] == ["skipped", "accepted/echo.kt"] and "no language of this judge for .kt" in l
+               for l in lines), result.output
+    assert any("accepted/echo.cpp.template" in l and "for .cpp.template" in l for l in lines)
+    assert any(l.split()[:2] == ["skipped", "accepted/dir"] for l in lines)
+    assert any(l.split()[:2] == ["ok", "wrong_answer/w.py"] for l in lines)
+    assert lines[-1] == "2 of 2 submissions got their expected verdict; 3 more not graded (skipped: see above)"
+    data = [json.loads(l) for l in invoke("verify", str(problem), "--json", *BOXES).output.splitlines()]
+    skipped = {Path(d["submission"]).name: d["skipped"] for d in data if "skipped" in d}
+    assert set(skipped) == {"echo.kt", "echo.cpp.template", "dir"}
+
+
+def test_verify_shows_which_submission_it_is_grading_on_a_terminal(tmp_path):
+    problem = make_package(tmp_path / "p", {"problem.yaml": "name: T\n", **echo_tests(2),
+                                            "submissions/accepted/echo.py": ECHO_PY,
+                                            "submissions/wrong_answer/w.py": WRONG_PY})
+    result = CliRunner(env={"TTY_COMPATIBLE": "1", "COLUMNS": "150"}).invoke(main, ["verify", str(problem), *BOXES])
+    assert result.exit_code == 0, result.output
+    assert "[1/2] accepted/echo.py (10 s per test)" in result.output
+    assert "[2/2] wrong_answer/w.py (1 s per test)" in result.output
