@@ -189,18 +189,26 @@ class BoxDir:
             os.rmdir(self.home)
 
     def install_file(self, host_path: str, inside: str) -> None:
-        """Copy a host file into the box unless an identical copy is there.
+        """Copy a host file into the box unless the box holds our own copy of it.
 
-        We run as root and the box's contents are the program's: each
-        directory on the way is opened from its parent with O_NOFOLLOW, and a
-        link (or file) in the way is replaced by a real directory, so a link
-        an earlier run left (`/box/build -> /etc`) can never send this copy
-        outside the box. Set-uid/gid bits are not copied.
+        The box's contents are the program's: it can put any file, with any
+        size and mtime, where an earlier copy was. A copy is kept only when
+        it is provably ours and unchanged: a regular file owned by root,
+        writable by nobody else, that carries our mark (a `trusted.` xattr,
+        which only CAP_SYS_ADMIN can set or read) naming the host file as it
+        is now. Anything else is replaced by a fresh copy (~0.6 ms per MiB).
+
+        We run as root: each directory on the way is opened from its parent
+        with O_NOFOLLOW, and a link (or file) in the way is replaced by a real
+        directory, so a link an earlier run left (`/box/build -> /etc`) can
+        never send this copy outside the box. Set-uid/gid bits and write
+        permission for group and others are not copied.
         """
         parts = [part for part in inside.split("/") if part not in ("", ".")]
         if not parts or ".." in parts:
             raise UsageError(f"cannot place {inside!r} in the box")
         source = os.stat(host_path)
+        mark = _source_mark(source)
         dir_fd = os.open(self.path, _DIR_FLAGS)
         try:
             for part in parts[:-1]:
@@ -208,8 +216,9 @@ class BoxDir:
             name = parts[-1]
             try:
                 there = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-                if (stat.S_ISREG(there.st_mode) and there.st_size == source.st_size
-                        and int(there.st_mtime) == int(source.st_mtime)):
+                if (there.st_dev, there.st_ino) == (source.st_dev, source.st_ino):
+                    return   # the host path is the box's file itself (run from the box dir)
+                if _is_our_copy(dir_fd, name, there, mark):
                     return
                 if stat.S_ISDIR(there.st_mode):
                     raise UsageError(f"cannot place {inside!r} in the box: "
@@ -223,12 +232,40 @@ class BoxDir:
                 with open(host_path, "rb") as src:
                     while os.sendfile(out, src.fileno(), None, 1 << 24):
                         pass
-                os.fchmod(out, (stat.S_IMODE(source.st_mode) & 0o777) | 0o444)
+                os.fchmod(out, (stat.S_IMODE(source.st_mode) & 0o755) | 0o444)
                 os.utime(out, (source.st_atime, source.st_mtime))
+                try:
+                    os.setxattr(out, _MARK, mark)
+                except OSError:
+                    pass   # no trusted xattrs here: the file is copied every time
             finally:
                 os.close(out)
         finally:
             os.close(dir_fd)
+
+
+# Names the host file a box copy was made from; only CAP_SYS_ADMIN can set
+# (or read) a trusted.* attribute, so no program can forge it.
+_MARK = "trusted.rustbox.source"
+
+
+def _source_mark(source: os.stat_result) -> bytes:
+    """The host file as it is now: a rebuild changes its inode or its times."""
+    return (f"{source.st_dev}:{source.st_ino}:{source.st_size}:"
+            f"{source.st_mtime_ns}:{source.st_ctime_ns}").encode()
+
+
+def _is_our_copy(dir_fd: int, name: str, there: os.stat_result, mark: bytes) -> bool:
+    """Whether `name` is a copy we made of the marked host file, unchanged:
+    root's file that the box uid cannot write, carrying our mark."""
+    if not stat.S_ISREG(there.st_mode) or there.st_uid != 0 or there.st_mode & 0o022:
+        return False
+    try:
+        # Through our own fd of the directory; the last component is not followed.
+        return os.getxattr(f"/proc/self/fd/{dir_fd}/{name}", _MARK,
+                           follow_symlinks=False) == mark
+    except OSError:
+        return False
 
 
 def _enter_subdir(dir_fd: int, name: str) -> int:

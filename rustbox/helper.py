@@ -3,7 +3,8 @@
 The API and batch mode run programs through it instead of forking the
 (big, threaded) calling process: the fork is cheap, its exec-time teardown
 charges almost nothing to the program, and the box's network namespace,
-cgroup fds and seccomp filters are made once and reused for every run.
+cgroup fds and seccomp filters are made once and reused for every run, and
+each run's fresh namespaces are made while the helper waits for it.
 
 Protocol on its stdin/stdout, length-prefixed `marshal` frames (the peer is
 our own parent on the same Python; marshal is built in, so the helper needs
@@ -85,7 +86,7 @@ def main(args: list[str]) -> None:
         write_frame(out, obj)
 
     try:
-        session = BoxSession(box_id, cg, root, private_netns=True).open()
+        session = BoxSession(box_id, cg, root).open()
     except RustboxError as exc:
         send({"error": str(exc), "kind": type(exc).__name__})
         return

@@ -1,5 +1,6 @@
 """Kernel calls Python 3.11 lacks: clone with namespace flags, mount,
-pivot_root, setns, close_range, and bringing up loopback in a fresh netns.
+pivot_root, setns, close_range, bringing up loopback in a fresh netns, and
+the keyrings a run starts with (keyctl).
 
 Everything here is a thin ctypes wrapper that raises OSError with errno,
 so process.py can turn a failure into SetupError(step, errno).
@@ -7,9 +8,11 @@ so process.py can turn a failure into SetupError(step, errno).
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import os
 import struct
+import time
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -33,6 +36,7 @@ CLOSE_RANGE_CLOEXEC = 1 << 2
 _SYS_CLONE = 56        # x86_64
 _SYS_PIVOT_ROOT = 155
 _SYS_CLOSE_RANGE = 436
+_SYS_KEYCTL = 250
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # PyDLL keeps the GIL across the call: the cloned child must come back
@@ -118,3 +122,60 @@ def loopback_up() -> None:
         fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sh14x", b"lo", flags | _IFF_UP))
     finally:
         os.close(sock)
+
+
+# keyctl(2) operations and special keyring ids (linux/keyctl.h).
+_KEYCTL_JOIN_SESSION_KEYRING, _KEYCTL_CLEAR, _KEYCTL_GET_PERSISTENT = 1, 7, 22
+_KEY_SPEC_SESSION_KEYRING, _KEY_SPEC_USER_KEYRING, _KEY_SPEC_USER_SESSION_KEYRING = -3, -4, -5
+_EOPNOTSUPP = 95
+
+
+def _keyctl(operation: int, *args: int) -> int:
+    return _libc.syscall(ctypes.c_long(_SYS_KEYCTL), ctypes.c_long(operation),
+                         *(ctypes.c_long(arg) for arg in args))
+
+
+def join_new_session_keyring() -> None:
+    """Leave the inherited session keyring (the supervisor's: root's or the
+    operator's) for a new, empty one. Called as root, so the new keyring is
+    root's: no run leaves a keyring charged to the box uid behind."""
+    _check(_keyctl(_KEYCTL_JOIN_SESSION_KEYRING, 0), "keyctl join session keyring")
+
+
+def empty_user_keyrings(uid: int, wait: float) -> None:
+    """Empty the keyrings the calling box uid keeps between runs, then wait
+    until no other key of the uid is alive. Called as the box uid.
+
+    Keyrings are in no namespace we make: a uid's user, user-session and
+    persistent keyrings live as long as the host, so with keyctl allowed
+    (`--seccomp off`) a program could leave keys there for the next run.
+    A key is reachable by its serial number for as long as it lives, and
+    the kernel frees unlinked keys lazily (after an RCU grace period, tens
+    of ms): the run starts only once the uid owns nothing but these three
+    empty keyrings (/proc/key-users). A run that made no key waits for none.
+    """
+    _check(_keyctl(_KEYCTL_CLEAR, _KEY_SPEC_USER_KEYRING), "keyctl clear user keyring")
+    _check(_keyctl(_KEYCTL_CLEAR, _KEY_SPEC_USER_SESSION_KEYRING),
+           "keyctl clear user session keyring")
+    kept = 2
+    persistent = _keyctl(_KEYCTL_GET_PERSISTENT, -1, _KEY_SPEC_SESSION_KEYRING)
+    if persistent >= 0:
+        _check(_keyctl(_KEYCTL_CLEAR, persistent), "keyctl clear persistent keyring")
+        kept = 3
+    elif ctypes.get_errno() != _EOPNOTSUPP:  # EOPNOTSUPP: no persistent keyrings here
+        _check(persistent, "keyctl get persistent keyring")
+    deadline = time.monotonic() + wait
+    while _keys_owned(uid) > kept:
+        if time.monotonic() > deadline:
+            raise OSError(errno.EBUSY, "keys of an earlier run are still alive")
+        time.sleep(0.002)
+
+
+def _keys_owned(uid: int) -> int:
+    """How many keys `uid` owns, dead ones not yet collected included."""
+    prefix = f"{uid:5d}:".encode()
+    with open("/proc/key-users", "rb") as f:
+        for line in f:
+            if line.startswith(prefix):   # "61000:     3 3/3 2/200 26/20000"
+                return int(line.split()[2].split(b"/")[0])
+    return 0

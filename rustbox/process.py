@@ -6,7 +6,8 @@ Process tree of a run (host view):
       ├─ init     pid 1 of a fresh PID namespace for each run (`cat` on a
       │           pipe, see PidNamespace); root; never in the box cgroups.
       └─ program  a direct child of the supervisor, born inside init's PID
-                  namespace with its own mount/IPC/UTS (and net) namespaces:
+                  namespace and in the net/IPC/UTS namespaces the supervisor
+                  made for this run (SpareNamespaces), with its own mount ns:
                   mounts its /tmp and /proc, pivots into the prepared root,
                   drops to the box uid, no capabilities, seccomp, joins the
                   box cgroups as its very last step, execve.
@@ -39,6 +40,7 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 POLL_MAX = 0.010        # seconds between CPU checks far from the limit
 POLL_MIN = 0.0005       # ... and close to it
 SETUP_TIMEOUT = 10.0    # the child must reach exec within this
+KEYS_WAIT = 5.0         # ... of which waiting for an earlier run's keys to die
 SIGSYS = 31
 # Absolute paths the box shows by default: never copied in.
 _BOX_VISIBLE = ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc", "/tmp", "/box", "/proc", "/dev")
@@ -77,22 +79,20 @@ class _Prepared:
     """What the supervisor computes before the clone, so the child only acts."""
 
     def __init__(self, argv: list[str], env: dict, rules: list, per_run_rules: list,
-                 filter, join_fds: list[int], new_netns: bool, host_netns: int | None):
+                 filter, join_fds: list[int], host_netns: int | None):
         self.argv, self.env, self.rules = argv, env, rules
         self.per_run_rules = per_run_rules  # set once the root is prepared
         self.filter, self.join_fds = filter, join_fds
-        self.new_netns = new_netns          # clone a fresh netns (and bring its lo up)
-        self.host_netns = host_netns        # fd to enter for --share-net from a private netns
+        self.host_netns = host_netns        # fd of the host's netns to enter for --share-net
         self.signals = non_default_signals()  # for the child to put back to the default
 
 
 class Runner:
     """Runs programs in one box from a single-threaded process."""
 
-    def __init__(self, box: BoxDir, cgroup: BoxCgroup, host_netns: int | None = None):
-        # host_netns set: this process already lives in the box's private
-        # netns (made once), and this fd leads back for --share-net runs.
-        self.box, self.cgroup, self.host_netns = box, cgroup, host_netns
+    def __init__(self, box: BoxDir, cgroup: BoxCgroup):
+        self.box, self.cgroup = box, cgroup
+        self.spare_ns = SpareNamespaces()
         self.pid_ns = PidNamespace()
         self.root = mounts.PreparedRoot(str(box.mount_point), str(box.path))
         self._filters: dict[str, object] = {}
@@ -109,9 +109,7 @@ class Runner:
     def close(self) -> None:
         self.pid_ns.stop()
         self.pid_ns.close()
-        if self.host_netns is not None:
-            os.close(self.host_netns)
-            self.host_netns = None
+        self.spare_ns.close()
 
     def run(self, request: RunRequest) -> Verdict:
         try:
@@ -124,20 +122,25 @@ class Runner:
                 prepared.per_run_rules = self.root.per_run
             except OSError as exc:
                 raise SetupError("mount", exc.errno, exc.strerror or "") from None
-            self.pid_ns.ensure()
+            self.spare_ns.ensure()
+            self.pid_ns.ensure()   # after: its init joins the fresh namespaces
             return self._supervise(request, prepared)
         except SetupError as exc:
             return self._failure(str(exc), request)
         finally:
-            # Every run gets a fresh PID namespace (pids 1, 2, ... as in the
-            # first run: a program cannot tell how many ran before it).
+            # Every run gets fresh namespaces: nothing it left there (TIME_WAIT
+            # sockets, SysV IPC, message queues) reaches the next, and pids
+            # start at 1, 2, ... as in the first run: a program cannot tell
+            # how many ran before it.
+            self.spare_ns.spend()
             self.pid_ns.stop()
 
     def prepare_next(self) -> None:
-        """Make the next run's PID namespace now, while the caller is idle
-        (the box helper calls it after answering): its clone is then off
-        the next run's path."""
+        """Make the next run's namespaces now, while the caller is idle (the
+        box helper calls it after answering): their ~1.5 ms is then off the
+        next run's path."""
         try:
+            self.spare_ns.ensure()
             self.pid_ns.ensure()
         except SetupError:
             pass  # the next run tries again and reports it
@@ -162,8 +165,7 @@ class Runner:
         return _Prepared(argv=argv, env=request.environment(), rules=rules, per_run_rules=[],
                          filter=self._filter(request.seccomp),
                          join_fds=self.cgroup.join_fds(),
-                         new_netns=self.host_netns is None and not request.share_net,
-                         host_netns=self.host_netns if request.share_net else None)
+                         host_netns=self.spare_ns.host_netns if request.share_net else None)
 
     def _filter(self, spec: str):
         # Compiling costs ~2 ms (and loading libseccomp ~12): keep one per
@@ -200,15 +202,14 @@ class Runner:
 
     def _supervise(self, request: RunRequest, prepared: _Prepared) -> Verdict:
         setup_r, setup_w = os.pipe2(os.O_CLOEXEC)
-        flags = ns.CLONE_NEWNS | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS
-        if prepared.new_netns:
-            flags |= ns.CLONE_NEWNET
         kill_watch = verdict = None
         if prepared.filter is not None:
             from .seccomp_kills import KillWatcher, forbidden_message
-            kill_watch = KillWatcher(self.box.uid, host_netns=self.host_netns)
+            kill_watch = KillWatcher(self.box.uid, host_netns=self.spare_ns.host_netns)
         try:
-            pid = ns.clone_process(flags)
+            # Net, IPC, UTS (SpareNamespaces) and PID are new already; the
+            # mount namespace is a copy of the prepared root, made here.
+            pid = ns.clone_process(ns.CLONE_NEWNS)
         except OSError as exc:
             os.close(setup_r)
             os.close(setup_w)
@@ -383,11 +384,8 @@ def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w
         if prepared.host_netns is not None:
             step = "network"
             ns.setns(prepared.host_netns, ns.CLONE_NEWNET)
-        if prepared.new_netns:
-            step = "network"
-            ns.loopback_up()
-        step = "hostname"
-        ns.sethostname("rustbox")
+        step = "keyrings"
+        ns.join_new_session_keyring()
         step = "mount"
         mounts.enter_root(str(box.mount_point), prepared.per_run_rules, request.limits.mem)
         step = "rlimits"
@@ -398,6 +396,8 @@ def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w
         os.setgroups([])
         os.setresgid(box.gid, box.gid, box.gid)
         os.setresuid(box.uid, box.uid, box.uid)
+        step = "keyrings"
+        ns.empty_user_keyrings(box.uid, KEYS_WAIT)
         step = "stdio"
         _redirect_stdio(request)
         step = "no_new_privs"
@@ -414,6 +414,49 @@ def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w
         _exec(prepared.argv, prepared.env)
     except BaseException as exc:  # noqa: BLE001 - everything must end in _exit
         _fail(setup_w, step, exc)
+
+
+class SpareNamespaces:
+    """The next run's network, IPC and UTS namespaces, made ahead of it.
+
+    The supervisor unshares them for itself (loopback up, host name set)
+    and the run's clone inherits them. A run spends them: what it left in
+    them (TIME_WAIT sockets whose ports spell a message, abstract sockets,
+    SysV IPC, POSIX message queues) goes with them once its processes are
+    dead and the supervisor has moved on to new ones, and the next run
+    starts from namespaces nothing has touched. The box helper makes them
+    while idle (Runner.prepare_next); the CLI, one run per process, makes
+    them before its one run. The mount namespace is cloned with the program
+    (pivot_root must not move the supervisor's root) and the PID namespace
+    has its own init (PidNamespace).
+    """
+
+    FLAGS = ns.CLONE_NEWNET | ns.CLONE_NEWIPC | ns.CLONE_NEWUTS
+
+    def __init__(self):
+        # The namespace we started in: --share-net runs go back to it, and
+        # the audit socket (seccomp_kills) must be made there.
+        self.host_netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.fresh = False
+
+    def ensure(self) -> None:
+        if self.fresh:
+            return
+        try:
+            ns.unshare(self.FLAGS)
+            ns.loopback_up()
+            ns.sethostname("rustbox")
+        except OSError as exc:
+            raise SetupError("namespaces", exc.errno, "network, IPC and UTS") from None
+        self.fresh = True
+
+    def spend(self) -> None:
+        self.fresh = False
+
+    def close(self) -> None:
+        if self.host_netns is not None:
+            os.close(self.host_netns)
+            self.host_netns = None
 
 
 # The namespace's init: `cat` reading a pipe only the supervisor can write

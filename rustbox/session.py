@@ -6,9 +6,6 @@ the API and batch mode).
 """
 from __future__ import annotations
 
-import os
-
-from . import namespaces as ns
 from .box import BoxDir
 from .cgroups import open_box_cgroup
 from .errors import UsageError
@@ -97,14 +94,13 @@ class JoinWarmer:
 class BoxSession:
     """Box N, locked for the life of the session, running one program at a time.
 
-    private_netns=True creates the box's network namespace once and keeps
-    this (single-threaded) process inside it, so each run skips the ~1 ms
-    of a fresh netns; only the box helper process does this.
+    Each run gets namespaces no earlier run touched (process.SpareNamespaces);
+    the box helper makes the next run's while it waits (Runner.prepare_next).
     """
 
-    def __init__(self, box_id: int, cg: str = "auto", root=None, private_netns: bool = False):
+    def __init__(self, box_id: int, cg: str = "auto", root=None):
         self.box = BoxDir(box_id, root)
-        self.cg, self.private_netns = cg, private_netns
+        self.cg = cg
         self.lock = self.cgroup = self.runner = None
 
     def open(self) -> "BoxSession":
@@ -117,12 +113,7 @@ class BoxSession:
                     self.cgroup.create()
             else:
                 self.cgroup = _initialise(self.box, self.cg)
-            host_netns = None
-            if self.private_netns:
-                host_netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-                ns.unshare(ns.CLONE_NEWNET)
-                ns.loopback_up()
-            self.runner = Runner(self.box, self.cgroup, host_netns=host_netns)
+            self.runner = Runner(self.box, self.cgroup)
         except BaseException:
             self.close()
             raise
