@@ -2,9 +2,9 @@
 
 The API and batch mode run programs through it instead of forking the
 (big, threaded) calling process: the fork is cheap, its exec-time teardown
-charges almost nothing to the program, and the box's network namespace,
-cgroup fds and seccomp filters are made once and reused for every run, and
-each run's fresh namespaces are made while the helper waits for it.
+charges almost nothing to the program, the box's cgroup fds and seccomp
+filters are made once and reused for every run, and each run's new
+namespaces are made while the helper waits for it (Runner.prepare_next).
 
 Protocol on its stdin/stdout, length-prefixed `marshal` frames (the peer is
 our own parent on the same Python; marshal is built in, so the helper needs

@@ -8,8 +8,9 @@ Process tree of a run (host view):
       └─ program  a direct child of the supervisor, born inside init's PID
                   namespace and in the net/IPC/UTS namespaces the supervisor
                   made for this run (SpareNamespaces), with its own mount ns:
-                  mounts its /tmp and /proc, pivots into the prepared root,
-                  drops to the box uid, no capabilities, seccomp, joins the
+                  a new session keyring, mounts its /tmp and /proc, pivots
+                  into the prepared root, drops to the box uid (emptying its
+                  long-lived keyrings), no capabilities, seccomp, joins the
                   box cgroups as its very last step, execve.
 
 One clone per run, and the supervisor reads the program's own wait status.

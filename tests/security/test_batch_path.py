@@ -1,5 +1,5 @@
 """The same guarantees through `rustbox batch`, whose box helper keeps one
-long-lived process (in the box's private network namespace) per box.
+long-lived process per box (which moves to new namespaces for every run).
 """
 from __future__ import annotations
 

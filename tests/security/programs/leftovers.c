@@ -10,7 +10,7 @@
  *            (port 20000 + index*256 + byte), read back from /proc/net/tcp
  *   shm msg sem   SysV shared memory, message queue and semaphore (IPC key)
  *   mqueue   a POSIX message queue
- *   tmp      a file in /tmp
+ *   tmp      a file in /tmp, and one in /dev/shm if the box has a writable one
  *   keyring  "user" keys in the session and user keyrings (keyctl: only
  *            with --seccomp off), found by search or in /proc/keys
  */
@@ -34,6 +34,7 @@
 #define IPC_KEY 0x52424c46          /* "RBLF" */
 #define MQ_NAME "/rustbox-leftover"
 #define TMP_FILE "/tmp/rustbox-leftover"
+#define SHM_FILE "/dev/shm/rustbox-leftover"   /* shm_open's and sem_open's home */
 #define KEY_DESC "rustbox-leftover"
 #define PORT_BASE 20000
 #define SERVER_PORT 19999
@@ -175,25 +176,25 @@ static void find_ipc(void)
     }
 }
 
-static void leave_tmp(const char *message)
+static void leave_file(const char *channel, const char *path, const char *message)
 {
-    int fd = open(TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0 && write(fd, message, strlen(message)) >= 0)
-        printf("left tmp\n");
+        printf("left %s\n", channel);
     else
-        printf("tmp: %s\n", strerror(errno));
+        printf("%s: %s\n", channel, strerror(errno));
     if (fd >= 0)
         close(fd);
 }
 
-static void find_tmp(void)
+static void find_file(const char *channel, const char *path)
 {
     char text[MAX_MSG + 1] = {0};
-    int fd = open(TMP_FILE, O_RDONLY);
+    int fd = open(path, O_RDONLY);
     if (fd >= 0) {
         if (read(fd, text, MAX_MSG) < 0)
             strcpy(text, "(file exists)");
-        report("tmp", text);
+        report(channel, text);
         close(fd);
     }
 }
@@ -244,7 +245,8 @@ int main(int argc, char **argv)
     if ((argc == 3 || (argc == 4 && keys)) && !strcmp(argv[1], "leave")) {
         leave_tcp(argv[2]);
         leave_ipc(argv[2]);
-        leave_tmp(argv[2]);
+        leave_file("tmp", TMP_FILE, argv[2]);
+        leave_file("devshm", SHM_FILE, argv[2]);
         if (keys)
             leave_keys(argv[2]);
         return 0;
@@ -252,7 +254,8 @@ int main(int argc, char **argv)
     if ((argc == 2 || (argc == 3 && keys)) && !strcmp(argv[1], "find")) {
         find_tcp();
         find_ipc();
-        find_tmp();
+        find_file("tmp", TMP_FILE);
+        find_file("devshm", SHM_FILE);
         if (keys)
             find_keys();
         printf(found ? "leftovers found\n" : "nothing left\n");
