@@ -24,7 +24,7 @@ import rustbox
 
 from .conftest import RUSTBOX, BoxDir, cleanup, init_box
 
-API_BOX, BATCH_BOX, CLI_BOX = 730, 731, 732
+API_BOX, BATCH_BOX, CLI_BOX = 724, 725, 726
 
 LEFT_IN_NAMESPACES = {"left tcp", "left shm", "left msg", "left sem", "left mqueue", "left tmp"}
 LEFT_IN_KEYRINGS = {"left keyring session", "left keyring user", "left keyring user-session"}
