@@ -29,6 +29,9 @@ MAX_SOURCE_BYTES = 16 << 20          # what we copy in, whatever limits.code say
 MAX_ARTIFACT_BYTES = 512 << 20       # what we copy out of the compile box ...
 MAX_ARTIFACT_ENTRIES = 100_000       # ... in files and directories
 MAX_ARTIFACT_DEPTH = 100             # ... and in levels of directories
+# What a compile box may hold (--quota, 1 KiB blocks and inodes): the
+# sources, what may be copied out, and room for the compiler's own files.
+COMPILE_QUOTA = ((MAX_SOURCE_BYTES + MAX_ARTIFACT_BYTES) >> 10, MAX_ARTIFACT_ENTRIES + 1000)
 
 
 @dataclass(frozen=True)
@@ -265,7 +268,8 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: C
         verdict = box.run(compile_argv,
                           Limits(time=limits.time, wall_time=limits.time * 2 + 5,
                                  mem=limits.memory_mib << 20, processes=language.compile_processes,
-                                 fsize=limits.output_mib << 20, open_files=256),
+                                 fsize=limits.output_mib << 20, open_files=256,
+                                 quota=COMPILE_QUOTA),
                           stdout=COMPILE_LOG, stderr_to_stdout=True, dirs=rules,
                           env=dict(language.compile_env))
         log = _read_box_file(box.path / COMPILE_LOG, 1 << 20).decode("utf-8", "replace")

@@ -41,6 +41,7 @@ DEFAULT_TIME_LIMIT = 1.0
 # one of them would show its answers to the contestant.
 BOX_VISIBLE = ("/usr", "/etc", "/bin", "/lib", "/lib64", "/sbin")
 STDERR_TAIL = 400
+QUOTA_INODES = 1000         # files a test's or validator's box may hold
 
 
 def default_cache_dir() -> Path:
@@ -84,6 +85,23 @@ def _check_not_visible(problem: Problem) -> None:
                                              "move the package so answers stay secret")
 
 
+def box_quota(problem: Problem) -> tuple[int, int]:
+    """--quota (1 KiB blocks, inodes) of the boxes that run tests and validators:
+    the largest input and answer, the output, error and validator files at
+    their limits, and 16 MiB to spare. One figure for the whole problem, so
+    a box moving between tests is never remounted."""
+    largest = {"input": 0, "answer": 0}
+    for test in problem.tests():
+        for kind in largest:
+            try:
+                largest[kind] = max(largest[kind], getattr(test, kind).stat().st_size)
+            except OSError:
+                pass
+    limits = problem.limits
+    files = 2 * max(limits.output, limits.validation_output) + limits.validation_output + 16
+    return (largest["input"] + largest["answer"] + (files << 20)) >> 10, QUOTA_INODES
+
+
 def _one_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
@@ -106,6 +124,7 @@ class Grader:
         self.answers: dict[str, bytes] = {}
         self._cut: set[str] = set()
         self._lock = threading.Lock()
+        self.quota = box_quota(problem)
 
     # ---- building ----------------------------------------------------
 
@@ -138,7 +157,8 @@ class Grader:
         memory = (self.problem.limits.memory + program.memory_overhead_mib) << 20
         return Limits(time=self.time_limit, wall_time=self.time_limit * 2 + 1, mem=memory,
                       processes=program.processes, fsize=self.problem.limits.output << 20,
-                      stack=memory, open_files=256 if program.processes > 1 else 64)
+                      stack=memory, open_files=256 if program.processes > 1 else 64,
+                      quota=self.quota)
 
     def run_test(self, program: Program, test: TestCase) -> TestResult | None:
         with self._lock:
@@ -241,7 +261,7 @@ class Grader:
                               Limits(time=limits.validation_time, wall_time=limits.validation_time * 2 + 1,
                                      mem=(limits.validation_memory + validator.memory_overhead_mib) << 20,
                                      processes=validator.processes, fsize=limits.validation_output << 20,
-                                     open_files=256),
+                                     open_files=256, quota=self.quota),
                               stdin="team_output", stdout="validator.out", stderr="validator.err",
                               dirs=validator.dir_rules(), env=validator.env)
             stderr = _read_box_file(box.path / "validator.err", 4096).decode("utf-8", "replace").strip()

@@ -7,6 +7,9 @@ Layout under the root ($RUSTBOX_ROOT or /var/lib/rustbox):
     <root>/<N>/root    0755 root    empty mount point for the run's new root
     <root>/<N>/lock    0600 root    flock held by the one run using the box
 
+With --quota, `<root>/<N>/box` is a tmpfs mounted over that directory
+(quota.py); init and cleanup unmount it.
+
 The cgroups are `rustbox/box-N` under each controller (cgroups/).
 """
 from __future__ import annotations
@@ -18,6 +21,7 @@ import stat
 import time
 from pathlib import Path
 
+from . import namespaces as ns
 from .errors import BoxBusyError, HostSetupError, UsageError
 
 DEFAULT_ROOT = "/var/lib/rustbox"
@@ -162,6 +166,7 @@ class BoxDir:
         os.chmod(self.root, 0o755)
         self.home.mkdir(mode=0o755, exist_ok=True)
         self.mount_point.mkdir(mode=0o755, exist_ok=True)
+        self._unmount_storage()   # a fresh box is back on the disk, without a quota
         if self.path.is_symlink() or (self.path.exists() and not self.path.is_dir()):
             self.path.unlink()
         if self.path.is_dir():
@@ -179,8 +184,16 @@ class BoxDir:
         finally:
             os.close(fd)
 
+    def _unmount_storage(self) -> None:
+        """Detach a --quota tmpfs from /box (and a half-made one from its
+        staging point); its files go with it."""
+        for path in (self.home / "quota-stage", self.path):
+            if not path.is_symlink() and os.path.ismount(path):
+                ns.umount(path, ns.MNT_DETACH)
+
     def remove(self) -> None:
         if self.home.is_dir() and not self.home.is_symlink():
+            self._unmount_storage()
             fd = os.open(self.home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
             try:
                 _empty_tree(fd)

@@ -24,6 +24,8 @@ MAX_PROCESSES = 1 << 22       # the kernel's PID_MAX_LIMIT
 MAX_OPEN_FILES = 1 << 20      # the kernel's default fs.nr_open
 MAX_CPU_SHARES = 262144       # cgroup v1 cpu.shares' own maximum
 MAX_CPUS = 4096.0             # cores of a --cpus quota
+MAX_QUOTA_BLOCKS = MAX_SIZE >> 10   # 1 KiB blocks of a --quota
+MAX_QUOTA_INODES = 1 << 24
 
 
 def parse_size(text: str | int | float | None, what: str = "size",
@@ -85,6 +87,24 @@ def parse_time(text: str | int | float | None, what: str = "time",
     return value
 
 
+def parse_quota(value, what: str = "--quota") -> tuple[int, int] | None:
+    """'BLOCKS,INODES' (isolate's syntax; blocks of 1 KiB), or a pair of
+    numbers -> (blocks, inodes); None -> no quota."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parts = value.split(",")
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        parts = []
+    if len(parts) != 2:
+        raise UsageError(f"invalid {what}: {value!r} (expected BLOCKS,INODES, e.g. 65536,1000)")
+    blocks = parse_count(parts[0], f"{what} blocks", maximum=MAX_QUOTA_BLOCKS)
+    inodes = parse_count(parts[1], f"{what} inodes", maximum=MAX_QUOTA_INODES)
+    return blocks, inodes
+
+
 def parse_count(text: str | int | None, what: str, minimum: int = 1,
                 maximum: int = MAX_PROCESSES) -> int | None:
     if text is None:
@@ -114,7 +134,7 @@ class Limits:
     """
 
     FIELDS = ("time", "wall_time", "extra_time", "mem", "swap", "processes", "cpu_shares",
-              "cpus", "fsize", "stack", "open_files")
+              "cpus", "fsize", "stack", "open_files", "quota")
     __slots__ = FIELDS
 
     def __init__(self, time: float | None = None,   # CPU seconds, all threads and processes
@@ -127,9 +147,10 @@ class Limits:
                  cpus: float | None = None,          # hard quota in cores
                  fsize: int | None = None,           # largest file written (RLIMIT_FSIZE)
                  stack: int | None = None,           # RLIMIT_STACK; None = unlimited
-                 open_files: int = 64):              # RLIMIT_NOFILE
+                 open_files: int = 64,               # RLIMIT_NOFILE
+                 quota: tuple[int, int] | None = None):  # /box: 1 KiB blocks, inodes
         values = (time, wall_time, extra_time, mem, swap, processes, cpu_shares, cpus, fsize,
-                  stack, open_files)
+                  stack, open_files, quota)
         for name, value in zip(self.FIELDS, values):
             object.__setattr__(self, name, LIMIT_PARSERS[name](value))
         if self.wall_time is None and self.time is not None:
@@ -172,6 +193,8 @@ class Limits:
                 out[key] = value
         if self.open_files != 64:
             out["open_files"] = self.open_files
+        if self.quota is not None:
+            out["quota"] = list(self.quota)
         return out
 
     def replace(self, **changes) -> "Limits":
@@ -198,6 +221,7 @@ LIMIT_PARSERS = {
     "stack": lambda v: parse_size(v, "--stack"),
     "open_files": lambda v: 64 if v is None else parse_count(v, "--open-files", minimum=4,
                                                              maximum=MAX_OPEN_FILES),
+    "quota": parse_quota,
 }
 
 
@@ -216,4 +240,4 @@ def limits_from(values: dict) -> Limits:
     return Limits(**{key: value for key, value in values.items() if value is not None})
 
 
-__all__ = ["Limits", "limits_from", "parse_size", "parse_time", "parse_count"]
+__all__ = ["Limits", "limits_from", "parse_size", "parse_time", "parse_count", "parse_quota"]

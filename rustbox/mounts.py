@@ -104,7 +104,9 @@ class PreparedRoot:
     namespace once; the root it builds there (binds, /box, /dev, read-only
     top) is copied into each run's fresh mount namespace by clone, so a run
     only mounts what must be new: its /tmp (tmpfs rules) and its /proc.
-    Rebuilt when a run asks for other rules.
+    Rebuilt when a run asks for other rules. `leave()` goes back to the
+    host's namespace, for a change the host must see (a --quota tmpfs
+    mounted or removed at /box); the next ensure() starts afresh from there.
     """
 
     def __init__(self, mount_point: str, box_dir: str):
@@ -112,6 +114,19 @@ class PreparedRoot:
         self.key = None
         self.per_run: list[DirRule] = []
         self._own_namespace = False
+        # Made while still in the host's namespace (before the first ensure).
+        self._host_namespace = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+
+    def leave(self) -> None:
+        if self._own_namespace:
+            ns.setns(self._host_namespace, ns.CLONE_NEWNS)
+            self._own_namespace = False
+            self.key = None
+
+    def close(self) -> None:
+        if self._host_namespace is not None:
+            os.close(self._host_namespace)
+            self._host_namespace = None
 
     def ensure(self, rules: list[DirRule]) -> None:
         key = tuple(rules)

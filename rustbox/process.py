@@ -111,11 +111,12 @@ class Runner:
         self.pid_ns.stop()
         self.pid_ns.close()
         self.spare_ns.close()
+        self.root.close()
 
     def run(self, request: RunRequest) -> Verdict:
         try:
             prepared = self._prepare(request)
-        except UsageError as exc:
+        except (UsageError, SetupError) as exc:
             return self._failure(str(exc), request)
         try:
             try:
@@ -152,6 +153,7 @@ class Runner:
         if not request.argv:
             raise UsageError("no program given")
         argv = list(request.argv)
+        self._set_quota(request.limits.quota)
         argv[0] = self._place_program(argv[0])
         rules = mounts.merge_rules([] if request.no_default_dirs else mounts.default_rules(),
                                    list(request.dirs))
@@ -167,6 +169,19 @@ class Runner:
                          filter=self._filter(request.seccomp),
                          join_fds=self.cgroup.join_fds(),
                          host_netns=self.spare_ns.host_netns if request.share_net else None)
+
+    def _set_quota(self, quota) -> None:
+        """/box on the storage the run's --quota asks for (quota.py), before
+        anything is copied in."""
+        if quota is None and not os.path.ismount(self.box.path):
+            return   # the common case, in one stat
+        from . import quota as box_quota
+        if box_quota.needs_new_storage(self.box, quota):
+            self.root.leave()   # mounted or unmounted where the host sees it
+        try:
+            box_quota.set_quota(self.box, quota)
+        except OSError as exc:
+            raise SetupError("quota", exc.errno, exc.strerror or "") from None
 
     def _filter(self, spec: str):
         # Compiling costs ~2 ms (and loading libseccomp ~12): keep one per

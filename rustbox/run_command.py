@@ -24,6 +24,7 @@ RUN_OPTIONS = (
     ("--fsize", "value", None, "Largest file the program may write."),
     ("--stack", "value", None, "Stack size (or 'unlimited')."),
     ("--open-files", "value", None, "Max open files (default 64)."),
+    ("--quota", "value", None, "BLOCKS,INODES /box may hold (1 KiB blocks; a tmpfs)."),
     ("--stdin", "value", None, "File inside the box for stdin."),
     ("--stdout", "value", None, "File inside the box for stdout."),
     ("--stderr", "value", None, "File inside the box for stderr."),
@@ -40,7 +41,7 @@ RUN_OPTIONS = (
 )
 
 _LIMITS = ("time", "wall_time", "extra_time", "mem", "swap", "processes", "cpu_shares",
-           "cpus", "fsize", "stack", "open_files")
+           "cpus", "fsize", "stack", "open_files", "quota")
 
 
 def dest(flag: str) -> str:

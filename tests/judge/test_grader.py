@@ -70,6 +70,19 @@ def test_run_statuses_map_to_verdicts(pool, cache_dir, tmp_path, source, verdict
     assert result["verdict"] == verdict, result["tests"]
 
 
+def test_a_submission_filling_its_box_hits_the_quota(pool, cache_dir, tmp_path):
+    # The test boxes have a --quota (grader.box_quota): a disk filler gets
+    # ENOSPC, an RTE of its own, long before the host's disk notices.
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": "name: T\nlimits:\n  memory: 512\n  output: 1\n", **echo_tests(1)})
+    # Many files, each under the output limit (--fsize): 2 GiB in all.
+    source = write(tmp_path / "fill.py", "block = b'x' * (512 << 10)\n"
+                   "for i in range(4096):\n    with open(f'junk{i}', 'wb') as f: f.write(block)\n")
+    result = grade(pool, cache_dir, problem, source)
+    # (The traceback itself may not fit: the error file is in the full box.)
+    assert result["verdict"] == "RTE", result["tests"]
+
+
 def test_time_limit_argument_wins(pool, cache_dir, tmp_path):
     problem = make_package(tmp_path / "p", echo_tests(1))
     source = write(tmp_path / "slow.py", "import time\nt = time.process_time()\n"
