@@ -69,6 +69,10 @@ class RunRequest:
         self.full_env, self.share_net, self.seccomp = full_env, share_net, seccomp
         self.inherit_stdio = inherit_stdio   # False: unspecified stdio goes to /dev/null
         self.id = id
+        # The CLI's (fd0, fd1, fd2) for the stdio the program inherits: new
+        # open file descriptions of rustbox's own (outputs.ProgramStdio),
+        # never the ones its verdict goes out on. Not sent to a box helper.
+        self.stdio_fds: tuple | None = None
 
     def environment(self) -> dict[str, str]:
         base = dict(os.environ) if self.full_env else {"PATH": DEFAULT_PATH}
@@ -616,6 +620,8 @@ def _redirect_stdio(request: RunRequest) -> None:
     def attach(path, target, flags):
         if path is None:
             if request.inherit_stdio:
+                if request.stdio_fds is not None and request.stdio_fds[target] is not None:
+                    os.dup2(request.stdio_fds[target], target)
                 return
             path = "/dev/null"
         fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)

@@ -8,7 +8,7 @@ not fully understand goes to click, so the behaviour is click's.
 """
 from __future__ import annotations
 
-import sys
+import os
 
 # (flag, kind, default, help); kind: "value", "flag" (boolean) or "multi" (repeatable)
 RUN_OPTIONS = (
@@ -89,29 +89,49 @@ def parse_fast(args: list[str]) -> dict | None:
 def run(values: dict) -> int:
     """Run the program as `values` says; print the verdict; return the exit status."""
     from .box import box_root, check_box_id
+    from .outputs import ProgramStdio, deliver, ensure_standard_fds, open_operator_file
     from .session import BoxSession, JoinWarmer
 
+    ensure_standard_fds()
     box_id = check_box_id(values["box_id"])
-    warmer = JoinWarmer(box_id, values["cg"])  # while the rest is imported and checked
+    # The operator's files first: a bad path is an error before anything runs.
+    meta_fd = json_fd = stdio = None
     try:
-        session, request = _open(values, box_id, box_root(), BoxSession)
+        if values["meta"]:
+            meta_fd = open_operator_file(values["meta"], "--meta")
+        if values["json"]:
+            json_fd = open_operator_file(values["json"], "--json")
+        # Made (relays started) before the box's PID namespace exists.
+        stdio = ProgramStdio(_inherited_slots(values))
+        warmer = JoinWarmer(box_id, values["cg"])  # while the rest is imported and checked
+        try:
+            session, request = _open(values, box_id, box_root(), BoxSession)
+        finally:
+            warmer.stop()
+        request.stdio_fds = tuple(stdio.fds)
+        with session:
+            verdict = session.run(request)
+        stdio.finish()
+        stdio = None
+        return deliver(verdict, meta_fd, json_fd)
     finally:
-        warmer.stop()
-    with session:
-        verdict = session.run(request)
-    if values["meta"]:
-        with open(values["meta"], "w") as f:
-            f.write(verdict.to_meta())
-    data = verdict.to_json_oneshot() + b"\n"
-    if values["json"]:
-        with open(values["json"], "wb") as f:
-            f.write(data)
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    if verdict.status == "XX":
-        sys.stderr.write(f"rustbox: error: {verdict.message}\n")
-    return verdict.exit_status
+        if stdio is not None:
+            stdio.finish()
+        for fd in (meta_fd, json_fd):
+            if fd is not None:
+                os.close(fd)
+
+
+def _inherited_slots(values: dict) -> tuple[int, ...]:
+    """The fds among 0-2 the program gets from rustbox rather than from a file."""
+    slots = []
+    if values["stdin"] is None:
+        slots.append(0)
+    if values["stdout"] is None:
+        slots.append(1)
+    if values["stderr"] is None and not values["stderr_to_stdout"]:
+        slots.append(2)
+    return tuple(slots)
 
 
 def _open(values: dict, box_id: int, root, session_class):
