@@ -45,6 +45,7 @@ class BatchSummary:
     statuses: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
+    lost: str | None = None    # why verdict lines could not be written, if they could not
 
     @property
     def total(self) -> int:
@@ -52,13 +53,15 @@ class BatchSummary:
 
     @property
     def all_ok(self) -> bool:
-        return not self.interrupted and set(self.statuses) <= {OK}
+        return not self.interrupted and not self.lost and set(self.statuses) <= {OK}
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started
         parts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
         rate = self.total / elapsed if elapsed > 0 else 0.0
         tail = " (interrupted)" if self.interrupted else ""
+        if self.lost:
+            tail += f"; verdicts could not be written to stdout ({self.lost}): stopped"
         return (f"batch: {plural(self.total, 'run')} ({parts or 'none'}) in {elapsed:.2f} s, "
                 f"{rate:.1f}/s{tail}")
 
@@ -106,8 +109,15 @@ def run_batch(source, box_ids: list[int], parallel: int, cg: str, out, err=sys.s
 
     def emit(verdict: Verdict) -> None:
         with write_lock:
-            out.write(verdict.to_json() + b"\n")
-            out.flush()
+            if summary.lost:
+                return
+            try:
+                out.write(verdict.to_json() + b"\n")
+                out.flush()
+            except OSError as exc:   # a verdict that cannot be written stops the batch
+                summary.lost = exc.strerror or str(exc)
+                specs.stopped = True
+                return
             summary.statuses[verdict.status] += 1
             if progress:
                 err.write(f"\r{summary.total} done ({summary.statuses[OK]} OK)")

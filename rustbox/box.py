@@ -220,7 +220,8 @@ class BoxDir:
         parts = [part for part in inside.split("/") if part not in ("", ".")]
         if not parts or ".." in parts:
             raise UsageError(f"cannot place {inside!r} in the box")
-        source = os.stat(host_path)
+        src = _open_source(host_path)
+        source = os.fstat(src.fileno())
         mark = _source_mark(source)
         dir_fd = os.open(self.path, _DIR_FLAGS)
         try:
@@ -242,7 +243,7 @@ class BoxDir:
             out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                           | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
             try:
-                with open(host_path, "rb") as src:
+                with src:
                     while os.sendfile(out, src.fileno(), None, 1 << 24):
                         pass
                 os.fchmod(out, (stat.S_IMODE(source.st_mode) & 0o755) | 0o444)
@@ -279,6 +280,20 @@ def _is_our_copy(dir_fd: int, name: str, there: os.stat_result, mark: bytes) -> 
                            follow_symlinks=False) == mark
     except OSError:
         return False
+
+
+def _open_source(host_path: str):
+    """The host file to copy in, opened once and checked on that descriptor:
+    a regular file. Opened without waiting, so a FIFO put in its place (the
+    path may lie in another box) cannot block root."""
+    try:
+        fd = os.open(host_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UsageError(f"cannot copy {host_path} into the box: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"cannot copy {host_path} into the box: not a regular file")
+    return os.fdopen(fd, "rb")
 
 
 def _enter_subdir(dir_fd: int, name: str) -> int:

@@ -108,7 +108,7 @@ def batch(spec, boxes, parallel, cg) -> None:
     from .run_command import terminate_cleanly
     terminate_cleanly()
     summary = run_batch(source, ids, workers, cg, sys.stdout.buffer, sys.stderr)
-    sys.exit(0 if summary.all_ok else 1)
+    sys.exit(2 if summary.lost else 0 if summary.all_ok else 1)
 
 
 def _open_spec(path: str):

@@ -13,10 +13,11 @@ all a consumer reads. Hence:
   other per-description state the program sets stay its own. What cannot be
   reopened (a socket) reaches the program through a pipe that a `cat`
   relay, started and reaped by rustbox, copies to or from it.
-- --meta and --json are opened before the run (`open_operator_file`):
-  the walk to them never follows a link a box uid owns, nor a link or
-  anything but a regular file with one name as the file itself; a missing
-  directory is an error before anything runs.
+- --meta and --json (`OperatorFile`) are checked before the run, their
+  directory held open from then on: the walk never follows a link a box
+  uid made, and the file itself is never a link, nor anything but a
+  regular file with one name; a missing directory is an error before
+  anything runs.
 - Every write of the verdict is checked (`deliver`): partial writes and
   EAGAIN are carried on, and a verdict that cannot be written (EPIPE,
   ENOSPC, EIO, ...) makes the exit status 2 with one line on stderr.
@@ -89,9 +90,9 @@ class ProgramStdio:
             fd = self._relay(slot)
         else:
             self._opened.append(fd)
-            made[key] = (fd, fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE)
             if slot == 0 and stat.S_ISREG(st.st_mode):
                 self._regular_in = (slot, fd)
+        made[key] = (fd, fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE)
         return fd
 
     def _relay(self, slot: int) -> int:
@@ -169,70 +170,99 @@ def _kill(pid: int) -> None:
 
 # -- the files root writes for the operator ---------------------------------------
 
-def open_operator_file(path: str, what: str) -> int:
-    """Open (creating, emptying) the regular file `path` that root writes for
-    the operator; any other kind of file, or a walk through a link a box
-    owns, is a UsageError now, before the run."""
-    from .box import MAX_BOX_ID, first_uid
-    first = first_uid()
-    box_uids = range(first, first + MAX_BOX_ID + 1)
-    parts = [part for part in str(path).split("/") if part not in ("", ".")]
-    if not parts:
-        raise UsageError(f"cannot write {what} {path!r}: not a file name")
-    name = parts.pop()
+class OperatorFile:
+    """--meta or --json: a regular file root writes for the operator.
 
-    def refuse(reason: str) -> UsageError:
-        return UsageError(f"cannot write {what} {path}: {reason}")
+    Made before the run: the walk to its directory never follows a link a
+    box uid made (the path may lead into a box), the directory is held open
+    from then on, and what is already there must be a regular file with one
+    name; anything else, a missing directory included, is a UsageError now.
+    Written after the run through that directory and never through a link,
+    a FIFO, or a file with other names that appeared meanwhile (those make
+    the write fail, loudly).
+    """
 
-    dir_fd = os.open("/" if str(path).startswith("/") else ".", _DIR)
-    try:
-        links = 0
-        while parts:
-            part = parts.pop(0)
-            try:
-                st = os.stat(part, dir_fd=dir_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                raise refuse(f"the directory {part!r} on its way does not exist") from None
-            if stat.S_ISLNK(st.st_mode):
-                if st.st_uid in box_uids:
-                    raise refuse(f"{part!r} on its way is a link that box uid {st.st_uid} "
-                                 "made; rustbox does not follow it")
-                links += 1
-                if links > _MAX_LINKS:
-                    raise refuse("too many levels of symbolic links")
-                target = os.readlink(part, dir_fd=dir_fd)
-                if target.startswith("/"):
-                    os.close(dir_fd)
-                    dir_fd = os.open("/", _DIR)
-                parts[:0] = [p for p in target.split("/") if p not in ("", ".")]
-                continue
-            if not stat.S_ISDIR(st.st_mode):
-                raise refuse(f"{part!r} on its way is not a directory")
-            inner = os.open(part, _DIR | os.O_NOFOLLOW, dir_fd=dir_fd)
-            os.close(dir_fd)
-            dir_fd = inner
+    def __init__(self, path: str, what: str):
+        self.path, self.what = str(path), what
+        self._dir_fd, self.name = self._walk()
         try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-            if not stat.S_ISREG(st.st_mode):
-                raise refuse(f"it is {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a regular file')}"
-                             "; rustbox writes only a regular file there")
+            self._check(os.stat(self.name, dir_fd=self._dir_fd, follow_symlinks=False))
         except FileNotFoundError:
             pass
+        except BaseException:
+            self.close()
+            raise
+
+    def _refuse(self, reason: str) -> UsageError:
+        return UsageError(f"cannot write {self.what} {self.path}: {reason}")
+
+    def _check(self, st: os.stat_result) -> None:
+        if not stat.S_ISREG(st.st_mode):
+            raise self._refuse(f"it is {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a regular file')}"
+                               "; rustbox writes only a regular file there")
+        if st.st_nlink != 1:
+            raise self._refuse("it has other hard links; rustbox writes only a file of one name")
+
+    def _walk(self) -> tuple[int, str]:
+        from .box import MAX_BOX_ID, first_uid
+        first = first_uid()
+        box_uids = range(first, first + MAX_BOX_ID + 1)
+        parts = [part for part in self.path.split("/") if part not in ("", ".")]
+        if not parts:
+            raise self._refuse("not a file name")
+        name = parts.pop()
+        dir_fd = os.open("/" if self.path.startswith("/") else ".", _DIR)
         try:
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
-                         | os.O_NOCTTY | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
-        except OSError as exc:
-            raise refuse(exc.strerror or str(exc)) from None
-    finally:
-        os.close(dir_fd)
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-        os.close(fd)
-        raise refuse("it is not a regular file" if not stat.S_ISREG(st.st_mode) else
-                     "it has other hard links; rustbox writes only a file of one name")
-    os.set_blocking(fd, True)
-    os.ftruncate(fd, 0)
-    return fd
+            links = 0
+            while parts:
+                part = parts.pop(0)
+                try:
+                    st = os.stat(part, dir_fd=dir_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    raise self._refuse(f"the directory {part!r} on its way does not exist") \
+                        from None
+                if stat.S_ISLNK(st.st_mode):
+                    if st.st_uid in box_uids:
+                        raise self._refuse(f"{part!r} on its way is a link that box uid "
+                                           f"{st.st_uid} made; rustbox does not follow it")
+                    links += 1
+                    if links > _MAX_LINKS:
+                        raise self._refuse("too many levels of symbolic links")
+                    target = os.readlink(part, dir_fd=dir_fd)
+                    if target.startswith("/"):
+                        os.close(dir_fd)
+                        dir_fd = os.open("/", _DIR)
+                    parts[:0] = [p for p in target.split("/") if p not in ("", ".")]
+                    continue
+                if not stat.S_ISDIR(st.st_mode):
+                    raise self._refuse(f"{part!r} on its way is not a directory")
+                inner = os.open(part, _DIR | os.O_NOFOLLOW, dir_fd=dir_fd)
+                os.close(dir_fd)
+                dir_fd = inner
+        except BaseException:
+            os.close(dir_fd)
+            raise
+        return dir_fd, name
+
+    def write(self, data: bytes) -> None:
+        """The whole content; OSError when it cannot be written as promised."""
+        # O_NONBLOCK: a FIFO put there meanwhile fails (ENXIO) or is refused below.
+        fd = os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                     | os.O_NOCTTY | os.O_CLOEXEC, 0o644, dir_fd=self._dir_fd)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+                raise OSError(0, "no longer a regular file of one name")
+            os.set_blocking(fd, True)
+            os.ftruncate(fd, 0)
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None
 
 
 # -- writing the verdict ------------------------------------------------------------
@@ -292,27 +322,20 @@ def _last_byte(fd: int, size: int) -> bytes | None:
         os.close(reader)
 
 
-def rewrite_file(fd: int, data: bytes) -> None:
-    """The whole content of an operator file opened by open_operator_file."""
-    os.ftruncate(fd, 0)
-    os.lseek(fd, 0, os.SEEK_SET)
-    write_all(fd, data)
-
-
-def deliver(verdict, meta_fd: int | None, json_fd: int | None) -> int:
+def deliver(verdict, meta: OperatorFile | None, json: OperatorFile | None) -> int:
     """Write the verdict everywhere it goes; the exit status of `rustbox run`."""
     failed = []
     outputs = []
-    if meta_fd is not None:
-        outputs.append(("the --meta file", meta_fd, verdict.to_meta().encode(), rewrite_file))
     data = verdict.to_json_oneshot() + b"\n"
-    if json_fd is not None:
-        outputs.append(("the --json file", json_fd, data, rewrite_file))
+    if meta is not None:
+        outputs.append(("the --meta file", meta.write, verdict.to_meta().encode()))
+    if json is not None:
+        outputs.append(("the --json file", json.write, data))
     else:
-        outputs.append(("stdout", 1, data, write_stream))
-    for where, fd, payload, write in outputs:
+        outputs.append(("stdout", lambda payload: write_stream(1, payload), data))
+    for where, write, payload in outputs:
         try:
-            write(fd, payload)
+            write(payload)
         except OSError as exc:
             failed.append(f"{where} ({exc.strerror or exc})")
     status = verdict.exit_status

@@ -19,15 +19,20 @@ run ends the cgroup is frozen and killed (daemons included) and the init
 killed, which empties the namespace; when the supervisor dies the init
 sees end of file and exits, taking the namespace along.
 
-Set-up failures travel back on a close-on-exec pipe as (step, errno,
-detail); end of file on that pipe means the exec happened.
+The child reports on a close-on-exec pipe (length-prefixed records): a
+set-up failure as (step, errno, detail), a step about to wait for someone
+else (a FIFO's other end), and the moment it joins the box cgroups, from
+which wall time is measured as CPU time is. End of file means the exec
+happened.
 """
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import select
 import signal
+import stat
 import time
 
 from . import mounts, namespaces as ns
@@ -240,11 +245,11 @@ class Runner:
         os.close(setup_w)
         self.cgroup.prime_join()
         try:
-            error = _read_setup_error(setup_r)
+            error, started = _read_setup(setup_r, _setup_timeout(request.limits))
             if error is not None:
                 self._end(pid)
                 raise error
-            verdict = self._watch(pid, request.limits)
+            verdict = self._watch(pid, request.limits, started)
         except BaseException:
             self._end(pid)
             raise
@@ -257,11 +262,12 @@ class Runner:
                 kill_watch.close()
         return verdict
 
-    def _watch(self, pid: int, limits: Limits) -> Verdict:
+    def _watch(self, pid: int, limits: Limits, started: float | None = None) -> Verdict:
         pidfd = os.pidfd_open(pid)
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
-        start = time.monotonic()
+        # From the moment the program joined its cgroups, as its CPU time is.
+        start = time.monotonic() if started is None else started
         cpu_limit, wall_limit = limits.cpu_kill_at, limits.wall_kill_at
         cpus = limits.cpus or os.cpu_count() or 1
         killed_for_time = False
@@ -364,24 +370,53 @@ def _signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-def _read_setup_error(fd: int) -> SetupError | None:
+def _setup_timeout(limits: Limits) -> float:
+    """How long the child may take to reach exec (a FIFO's peer included):
+    never much past the run's wall limit."""
+    if limits.wall_kill_at is None:
+        return SETUP_TIMEOUT
+    return min(SETUP_TIMEOUT, limits.wall_kill_at + 1.0)
+
+
+def _read_setup(fd: int, timeout: float = SETUP_TIMEOUT) -> tuple[SetupError | None,
+                                                                  float | None]:
+    """The child's reports until its exec: (the set-up error or None, the
+    monotonic time it joined its cgroups or None)."""
     data = b""
-    deadline = time.monotonic() + SETUP_TIMEOUT
+    deadline = time.monotonic() + timeout
+    error = started = waiting = None
     while True:
         ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
-            return SetupError("exec", 0, "the sandboxed child did not start in time")
+            if waiting is not None:
+                step, detail = waiting
+                return SetupError(step, 0, f"{detail}: nobody opened its other end within "
+                                           f"{timeout:g} s"), None
+            return SetupError("exec", 0, "the sandboxed child did not start in time"), None
         chunk = os.read(fd, 4096)
         if not chunk:
-            break
+            return error, started
         data += chunk
-    if not data:
-        return None
-    step, err, detail = data.decode(errors="replace").split("\0", 2)
-    return SetupError(step, int(err), detail)
+        while len(data) >= 4 and len(data) >= 4 + int.from_bytes(data[:4], "little"):
+            size = int.from_bytes(data[:4], "little")
+            kind, *fields = data[4:4 + size].decode(errors="replace").split("\0")
+            data = data[4 + size:]
+            if kind == "error":
+                step, err, detail = fields
+                error = SetupError(step, int(err), detail)
+            elif kind == "wait":
+                waiting = tuple(fields)
+            elif kind == "start":
+                started = float(fields[0])
 
 
 # -- the child side (runs after clone; never returns) -------------------------
+
+def _report(fd: int, *fields: str) -> None:
+    """One record to the supervisor (see _read_setup)."""
+    data = "\0".join(fields).encode(errors="replace")
+    os.write(fd, len(data).to_bytes(4, "little") + data)
+
 
 def _fail(fd: int, step: str, exc: BaseException) -> None:
     err = getattr(exc, "errno", 0) or 0
@@ -389,7 +424,7 @@ def _fail(fd: int, step: str, exc: BaseException) -> None:
     if isinstance(exc, OSError) and exc.filename is None and exc.strerror and ":" in exc.strerror:
         detail = exc.strerror.split(":")[0]
     try:
-        os.write(fd, f"{step}\0{err}\0{detail}".encode())
+        _report(fd, "error", step, str(err), str(detail))
     except OSError:
         pass
     os._exit(127)
@@ -419,7 +454,10 @@ def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w
         step = "keyrings"
         ns.empty_user_keyrings(box.uid, KEYS_WAIT)
         step = "stdio"
-        _redirect_stdio(request)
+        # (Set after the uid change, which clears it.) A FIFO below may block
+        # until the wall limit: should the supervisor die meanwhile, so do we.
+        _set_pdeathsig()
+        _redirect_stdio(request, setup_w)
         step = "no_new_privs"
         _no_new_privs()
         step = "fds"
@@ -430,6 +468,8 @@ def _program_main(box: BoxDir, request: RunRequest, prepared: _Prepared, setup_w
         step = "cgroup"
         for fd in prepared.join_fds:
             os.write(fd, b"0")
+        # CPU time counts from here (the last join): so does wall time.
+        _report(setup_w, "start", repr(time.monotonic()))
         step = "exec"
         _exec(prepared.argv, prepared.env)
     except BaseException as exc:  # noqa: BLE001 - everything must end in _exit
@@ -616,7 +656,7 @@ def _set_rlimits(limits: Limits) -> None:
         lower(resource.RLIMIT_CPU, int(limits.cpu_kill_at) + 2)
 
 
-def _redirect_stdio(request: RunRequest) -> None:
+def _redirect_stdio(request: RunRequest, setup_w: int) -> None:
     def attach(path, target, flags):
         if path is None:
             if request.inherit_stdio:
@@ -624,7 +664,7 @@ def _redirect_stdio(request: RunRequest) -> None:
                     os.dup2(request.stdio_fds[target], target)
                 return
             path = "/dev/null"
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = _open_stdio(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, setup_w)
         os.dup2(fd, target)
         os.close(fd)
 
@@ -634,6 +674,31 @@ def _redirect_stdio(request: RunRequest) -> None:
         os.dup2(1, 2)
     else:
         attach(request.stderr, 2, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+
+
+def _open_stdio(path: str, flags: int, setup_w: int) -> int:
+    """A --stdin/--stdout/--stderr file, opened as the box uid: a regular
+    file or a device, or a FIFO once its other end is open (a wait the
+    supervisor bounds and names); a directory or a socket is an error."""
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK, 0o644)  # a FIFO must not block here
+        st = os.fstat(fd)
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:
+            raise
+        fd, st = None, os.stat(path, follow_symlinks=False)  # FIFO, nobody reading yet
+    kind = stat.S_IFMT(st.st_mode)
+    if kind in (stat.S_IFREG, stat.S_IFCHR):
+        os.set_blocking(fd, True)
+        return fd
+    if fd is not None:
+        os.close(fd)
+    if kind == stat.S_IFIFO:
+        _report(setup_w, "wait", "stdio", f"{path} is a FIFO")
+        return os.open(path, flags, 0o644)   # until the other end opens it
+    if kind == stat.S_IFDIR:
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    raise ValueError(f"{path}: a socket or a block device, not a file")
 
 
 def non_default_signals() -> list[int]:

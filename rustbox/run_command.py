@@ -8,8 +8,6 @@ not fully understand goes to click, so the behaviour is click's.
 """
 from __future__ import annotations
 
-import os
-
 # (flag, kind, default, help); kind: "value", "flag" (boolean) or "multi" (repeatable)
 RUN_OPTIONS = (
     ("--box-id", "value", "0", "Box number (0-999)."),
@@ -89,18 +87,18 @@ def parse_fast(args: list[str]) -> dict | None:
 def run(values: dict) -> int:
     """Run the program as `values` says; print the verdict; return the exit status."""
     from .box import box_root, check_box_id
-    from .outputs import ProgramStdio, deliver, ensure_standard_fds, open_operator_file
+    from .outputs import OperatorFile, ProgramStdio, deliver, ensure_standard_fds
     from .session import BoxSession, JoinWarmer
 
     ensure_standard_fds()
     box_id = check_box_id(values["box_id"])
     # The operator's files first: a bad path is an error before anything runs.
-    meta_fd = json_fd = stdio = None
+    meta = json = stdio = None
     try:
         if values["meta"]:
-            meta_fd = open_operator_file(values["meta"], "--meta")
+            meta = OperatorFile(values["meta"], "--meta")
         if values["json"]:
-            json_fd = open_operator_file(values["json"], "--json")
+            json = OperatorFile(values["json"], "--json")
         # Made (relays started) before the box's PID namespace exists.
         stdio = ProgramStdio(_inherited_slots(values))
         warmer = JoinWarmer(box_id, values["cg"])  # while the rest is imported and checked
@@ -113,13 +111,13 @@ def run(values: dict) -> int:
             verdict = session.run(request)
         stdio.finish()
         stdio = None
-        return deliver(verdict, meta_fd, json_fd)
+        return deliver(verdict, meta, json)
     finally:
         if stdio is not None:
             stdio.finish()
-        for fd in (meta_fd, json_fd):
-            if fd is not None:
-                os.close(fd)
+        for target in (meta, json):
+            if target is not None:
+                target.close()
 
 
 def _inherited_slots(values: dict) -> tuple[int, ...]:

@@ -256,3 +256,15 @@ def test_cleanup_removes_dir_and_cgroups():
 def test_uid_range_is_not_a_real_user():
     with pytest.raises(KeyError):
         pwd.getpwuid(61000 + int(BOX))
+
+
+def test_wall_time_is_never_below_cpu_time_for_one_thread(run_box):
+    # Both are measured from the moment the program joins its cgroups (issue
+    # 10.8: wall started after the exec, CPU before it: cpu 0.0027, wall 0.0001).
+    import rustbox
+    verdicts = [run(run_box, "/bin/true").verdict for _ in range(20)]
+    with rustbox.Box(12) as box:
+        verdicts += [box.run(["/bin/true"]).to_dict() for _ in range(100)]
+    rustbox.Box(12).cleanup()
+    below = [(v["cpu_time"], v["wall_time"]) for v in verdicts if v["wall_time"] < v["cpu_time"]]
+    assert below == [], f"{len(below)} of {len(verdicts)} runs: (cpu, wall) {below[:5]}"

@@ -189,3 +189,14 @@ def test_a_verdict_that_cannot_be_written_is_exit_2_with_one_line(build_dir):
         assert result.stderr.count(b"\n") == 1, result.stderr
         assert b"verdict (OK) could not be written to stdout" in result.stderr, result.stderr
         assert reason in result.stderr
+
+
+def test_batch_verdicts_that_cannot_be_written_stop_the_batch_with_exit_2(build_dir):
+    spec = b'{"argv": ["/bin/true"]}\n' * 4
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([*RUSTBOX, "batch", "-", "--boxes", "735"], input=spec,
+                              stdout=full, stderr=subprocess.PIPE, timeout=60)
+    subprocess.run([*RUSTBOX, "cleanup", "--box-id", "735"], capture_output=True)
+    assert proc.returncode == 2, proc.stderr
+    assert b"Traceback" not in proc.stderr and proc.stderr.count(b"\n") == 1, proc.stderr
+    assert b"verdicts could not be written to stdout (No space left on device)" in proc.stderr
