@@ -94,7 +94,7 @@ def test_the_api_runs_with_the_cli_spelling_and_refuses_a_bad_limit_before_runni
     if os.geteuid() != 0:
         pytest.skip("runs a real box: needs root")
     import rustbox
-    box_id = 733
+    box_id = 714
     try:
         verdict = rustbox.run(["/bin/true"], Limits(mem="64M", time="1.5"), box_id=box_id)
         assert verdict.status == "OK", verdict

@@ -21,7 +21,7 @@ import pytest
 
 from .conftest import BOX, RUSTBOX, BoxDir, box_uid_processes, init_box, wait_until
 
-BATCH_BOX = 734
+BATCH_BOX = 715
 VICTIM_TEXT = "the operator's own file\n"
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from .conftest import BOX, RUSTBOX, cleanup
 
-BATCH_BOX = 731
-API_BOX = 732
+BATCH_BOX = 712
+API_BOX = 713
 HUGE = 10 ** 30
 
 

@@ -194,9 +194,9 @@ def test_a_verdict_that_cannot_be_written_is_exit_2_with_one_line(build_dir):
 def test_batch_verdicts_that_cannot_be_written_stop_the_batch_with_exit_2(build_dir):
     spec = b'{"argv": ["/bin/true"]}\n' * 4
     with open("/dev/full", "wb") as full:
-        proc = subprocess.run([*RUSTBOX, "batch", "-", "--boxes", "735"], input=spec,
+        proc = subprocess.run([*RUSTBOX, "batch", "-", "--boxes", "716"], input=spec,
                               stdout=full, stderr=subprocess.PIPE, timeout=60)
-    subprocess.run([*RUSTBOX, "cleanup", "--box-id", "735"], capture_output=True)
+    subprocess.run([*RUSTBOX, "cleanup", "--box-id", "716"], capture_output=True)
     assert proc.returncode == 2, proc.stderr
     assert b"Traceback" not in proc.stderr and proc.stderr.count(b"\n") == 1, proc.stderr
     assert b"verdicts could not be written to stdout (No space left on device)" in proc.stderr
