@@ -201,6 +201,7 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
     require_root("judge verify")
     from rich.console import Console
     from .problem import load_problem
+    from .expectations import plan
     from .verify import submissions_to_check, verify as run_verify
 
     problem = load_problem(problem_dir)
@@ -209,6 +210,7 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
     todo = submissions_to_check(problem)
     if not todo:
         raise JudgeError(f"{problem.path / 'submissions'}: no submissions to verify")
+    promised = plan(problem, todo)
     if not as_json:
         for warning in problem.warnings:
             console.print(f"[yellow]warning:[/] {warning}", style=None)
@@ -233,8 +235,11 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
         if as_json:
             line = {"submission": str(check.submission), "expected": check.expected, "ok": check.ok,
                     "result": check.result}
-            if check.skipped:
-                line["skipped"] = check.skipped
+            for key in ("skipped", "not_checked"):
+                if getattr(check, key):
+                    line[key] = getattr(check, key)
+            if check.findings:
+                line["findings"] = [{"ok": f.ok, "text": f.text} for f in check.findings]
             click.echo(orjson.dumps(line).decode())
             return
         name = f"{check.directory}/{check.submission.name}"
@@ -244,13 +249,17 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
         score = ""
         if check.result["max_score"] is not None:
             score = f" score {check.result['score']:g}/{check.result['max_score']:g}"
-        mark = "[green]ok[/]      " if check.ok else "[bold red]MISMATCH[/]"
+        mark = ("[green]ok[/]      " if check.ok else "[bold red]MISMATCH[/]" if check.mismatch
+                else "[yellow]-[/]       ")
         console.print(f"  {mark} {name:<40} expected {_styled(check.expected, 4)} got "
                       f"{_styled(check.got, 4)}{score}  slowest test {check.slowest:.3f}s", soft_wrap=True)
-        if check.ok and check.note:
-            console.print(f"      {check.got} is accepted in {check.directory}/: {check.note}",
-                          markup=False, soft_wrap=True)
-        if not check.ok:
+        if check.not_checked:
+            console.print(f"      not checked: {check.not_checked}", markup=False, soft_wrap=True)
+        for note in check.notes:
+            console.print(f"      {note}", markup=False, soft_wrap=True)
+        for failure in check.failures:
+            console.print(f"      {failure}", markup=False, soft_wrap=True)
+        if check.mismatch:
             bad = next((t for t in check.result["tests"] if t["verdict"] != AC), None)
             detail = check.result["compile"]["message"] if check.got == "CE" else (
                 f"{bad['name']}: {bad['message']}" if bad else "")
@@ -262,18 +271,22 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
         if live:
             with live:
                 checks = run_verify(problem, pool, time_limit, table, on_result, on_time_limit, on_start,
-                                    progress=live.progress)
+                                    progress=live.progress, promised=promised)
         else:
-            checks = run_verify(problem, pool, time_limit, table, on_result, on_time_limit, on_start)
+            checks = run_verify(problem, pool, time_limit, table, on_result, on_time_limit, on_start,
+                                promised=promised)
     finally:
         pool.close()
     skipped = [c for c in checks if c.skipped]
-    bad = [c for c in checks if not c.ok and not c.skipped]
-    graded = len(checks) - len(skipped)
+    unchecked = [c for c in checks if c.not_checked]
+    bad = [c for c in checks if c.mismatch]
+    checked = len(checks) - len(skipped) - len(unchecked)
     if not as_json:
-        line = (f"{graded - len(bad)} of {plural(graded, 'submission')} got "
-                f"{'its' if graded == 1 else 'their'} expected verdict"
+        line = (f"{checked - len(bad)} of {plural(checked, 'submission')} got "
+                f"{'its' if checked == 1 else 'their'} expected verdict"
                 + ("" if not bad else f"; {len(bad)} did not"))
+        if unchecked:
+            line += f"; {len(unchecked)} more graded but not checked (nothing promised)"
         if skipped:
             line += f"; {len(skipped)} more not graded (skipped: see above)"
         console.print(line, soft_wrap=True)

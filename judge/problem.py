@@ -18,8 +18,8 @@ import yaml
 from .errors import ProblemError
 from .validators import DefaultValidatorFlags, FlagError, parse_flags
 
-LEGACY, DRAFT_2023_07 = "legacy", "2023-07-draft"
-KNOWN_VERSIONS = {"legacy", "legacy-icpc", "2023-07-draft", "2023-07", "draft"}
+LEGACY, DRAFT_2023_07, VERSION_2025_09 = "legacy", "2023-07-draft", "2025-09"
+KNOWN_VERSIONS = {"legacy", "legacy-icpc", "2023-07-draft", "2023-07", "draft", "2025-09", "2025-09-draft"}
 PASS_FAIL, SCORING = "pass-fail", "scoring"
 GROUP_FILES = ("testdata.yaml", "test_group.yaml")
 KNOWN_TYPES = ("pass-fail", "scoring", "multi-pass", "interactive", "submit-answer")
@@ -412,7 +412,8 @@ def load_problem(path: Path | str) -> Problem:
     version = str(data.get("problem_format_version", LEGACY))
     if version not in KNOWN_VERSIONS:
         raise ProblemError(yaml_path, f"problem_format_version: unknown version {version!r}")
-    version = LEGACY if version.startswith("legacy") else DRAFT_2023_07
+    version = (LEGACY if version.startswith("legacy") else
+               VERSION_2025_09 if version.startswith("2025-09") else DRAFT_2023_07)
     limits = _limits(yaml_path, data.get("limits"))
     flags = _args(yaml_path, "validator_flags", data.get("validator_flags"))
     validators = _validators(path, validation, warnings)
@@ -440,4 +441,4 @@ def load_problem(path: Path | str) -> Problem:
 
 
 __all__ = ["Problem", "ProblemLimits", "GroupSettings", "TestCase", "TestGroup", "load_problem",
-           "PASS_FAIL", "SCORING", "LEGACY", "DRAFT_2023_07"]
+           "PASS_FAIL", "SCORING", "LEGACY", "DRAFT_2023_07", "VERSION_2025_09"]

@@ -22,25 +22,6 @@ STATUS_TO_VERDICT = {"RE": RTE, "SG": RTE, "TO": TLE, "ML": MLE, "OL": OLE, "XX"
 # The default grader's "worst_error" order (legacy spec): first one present wins.
 WORST_FIRST = (JE, RTE, MLE, TLE, OLE, WA)
 
-# submissions/<dir>/ -> the verdict that directory promises.
-EXPECTED_BY_DIRECTORY = {
-    "accepted": AC,
-    "partially_accepted": AC,
-    "wrong_answer": WA,
-    "time_limit_exceeded": TLE,
-    "run_time_error": RTE,
-    "memory_limit_exceeded": MLE,
-    "output_limit_exceeded": OLE,
-    "compile_error": CE,
-}
-
-# Verdicts a directory also takes, and why: the package format's verdicts are
-# AC, WA, TLE and RTE, and a program killed for its memory crashed (Kattis and
-# DOMjudge report it as a run-time error).
-ALSO_ACCEPTED_IN_DIRECTORY = {
-    "run_time_error": {MLE: "a memory-limit crash is a run-time error in the package format"},
-}
-
 
 def from_status(status: str) -> str:
     """The verdict of a run that did not end OK (OK itself goes to the validator)."""
@@ -59,4 +40,4 @@ def worst(verdicts) -> str:
 
 
 __all__ = ["AC", "WA", "TLE", "MLE", "OLE", "RTE", "CE", "JE", "VERDICTS", "NAMES",
-           "STATUS_TO_VERDICT", "EXPECTED_BY_DIRECTORY", "ALSO_ACCEPTED_IN_DIRECTORY", "from_status", "worst"]
+           "STATUS_TO_VERDICT", "from_status", "worst"]

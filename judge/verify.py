@@ -1,9 +1,14 @@
-"""`judge verify`: grade every submissions/<expected>/ entry and compare.
+"""`judge verify`: grade every example submission and check what the package promises.
+
+What each submission must get comes from judge/expectations.py (its
+directory, submissions.yaml, DOMjudge's @EXPECTED_RESULTS@ lines). A
+submission the judge cannot run is skipped with the reason; one nothing
+speaks for is graded and reported as not checked.
 
 Also derives the time limit the way the package format defines it when
 neither the command line nor problem.yaml gives one: the slowest test run
 of the fully accepted submissions times the multiplier (legacy
-`time_multiplier`, 2023-07-draft `ac_to_time_limit`), rounded up to a
+`time_multiplier`, later versions `ac_to_time_limit`), rounded up to a
 multiple of the time resolution (1 s in legacy packages). Only a run that
 passed every test (with full score on scoring problems) says how fast a
 correct solution is: a failed run's tests may have been cut at the probe.
@@ -11,13 +16,14 @@ correct solution is: a failed run's tests may have been cut at the probe.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import LanguageError, SubmissionError
+from .expectations import Expectations, Finding, plan
 from .grader import DEFAULT_TIME_LIMIT, grade_submission, resolve_time_limit
 from .problem import Problem
-from .verdicts import ALSO_ACCEPTED_IN_DIRECTORY, EXPECTED_BY_DIRECTORY, TLE
+from .verdicts import TLE
 
 PROBE_TIME_LIMIT = 10.0      # seconds the accepted submissions get while we measure them
 
@@ -26,37 +32,47 @@ PROBE_TIME_LIMIT = 10.0      # seconds the accepted submissions get while we mea
 class Check:
     submission: Path
     directory: str
-    expected: str
+    expectations: Expectations
     result: dict
     skipped: str = ""                # why it was not graded (an unknown language, ...)
+    findings: list[Finding] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.skipped:
+            self.findings = self.expectations.check(self.result)
+
+    @property
+    def expected(self) -> str:
+        return self.expectations.label
 
     @property
     def got(self) -> str:
         return self.result["verdict"]
 
     @property
+    def not_checked(self) -> str:
+        return "" if self.skipped else self.expectations.not_checked
+
+    @property
     def slowest(self) -> float:
         return max((t["cpu_time"] for t in self.result["tests"]), default=0.0)
 
     @property
-    def note(self) -> str:
-        """Why a verdict other than the directory's own is still right."""
-        if self.got == self.expected:
-            return ""
-        return ALSO_ACCEPTED_IN_DIRECTORY.get(self.directory, {}).get(self.got, "")
+    def notes(self) -> list[str]:
+        return [f.text for f in self.findings if f.ok]
+
+    @property
+    def failures(self) -> list[str]:
+        return [f.text for f in self.findings if not f.ok]
 
     @property
     def ok(self) -> bool:
-        if self.skipped:
-            return False
-        if self.got != self.expected and not self.note:
-            return False
-        score, best = self.result.get("score"), self.result.get("max_score")
-        if self.directory == "accepted" and score is not None and best is not None:
-            return score >= best - 1e-9
-        if self.directory == "partially_accepted":
-            return score is not None and best is not None and 0 < score < best - 1e-9
-        return True
+        """Graded, something was promised, and every promise held."""
+        return not self.skipped and not self.not_checked and not self.failures
+
+    @property
+    def mismatch(self) -> bool:
+        return not self.skipped and not self.not_checked and bool(self.failures)
 
 
 def derive_time_limit(problem: Problem, slowest_accepted: float) -> tuple[float, str]:
@@ -70,6 +86,11 @@ def derive_time_limit(problem: Problem, slowest_accepted: float) -> tuple[float,
     how = (f"derived: slowest accepted test run {slowest_accepted:.3f} s x {multiplier:g} ({name}), "
            f"rounded up to a multiple of {resolution:g} s")
     return limit, how
+
+
+def submissions_to_check(problem: Problem) -> list[tuple[str, Path]]:
+    """Every entry of every submissions/<directory>/, sorted."""
+    return [(directory, entry) for directory, entries in problem.submissions().items() for entry in entries]
 
 
 def _skipped_result(problem: Problem, seconds: float) -> dict:
@@ -91,14 +112,6 @@ def _reason(exc: Exception, entry: Path) -> str:
     return text
 
 
-def submissions_to_check(problem: Problem) -> list[tuple[str, Path]]:
-    out = []
-    for directory, entries in problem.submissions().items():
-        if directory in EXPECTED_BY_DIRECTORY:
-            out.extend((directory, entry) for entry in entries)
-    return out
-
-
 def _over(check: Check, limit: float) -> bool:
     """Whether any test of a probe run went past `limit`: its verdict under
     the real limit could differ, so it is graded again."""
@@ -106,29 +119,33 @@ def _over(check: Check, limit: float) -> bool:
 
 
 def verify(problem: Problem, pool, time_limit: float | None = None, languages=None,
-           on_result=None, on_time_limit=None, on_start=None, progress=None) -> list[Check]:
+           on_result=None, on_time_limit=None, on_start=None, progress=None,
+           promised: dict | None = None) -> list[Check]:
     """Grade every example submission. Callbacks: on_start(directory, entry,
     seconds) before each grading (also the probe runs that measure the
     accepted submissions), on_time_limit(seconds, how) once the limit is
     known, on_result(check) for each submission's final check; progress is
-    grade_submission's per-test callback."""
+    grade_submission's per-test callback; promised is expectations.plan()'s
+    answer when the caller has it already."""
     todo = submissions_to_check(problem)
+    promised = promised if promised is not None else plan(problem, todo)
     checks: list[Check] = []
     limit, source = resolve_time_limit(problem, time_limit)
 
     def grade(directory: str, entry: Path, seconds: float) -> Check:
         if on_start:
             on_start(directory, entry, seconds)
-        expected = EXPECTED_BY_DIRECTORY[directory]
+        expectations = promised[(directory, entry)]
         try:
-            result = grade_submission(problem, entry, time_limit=seconds, pool=pool, languages=languages,
-                                      submission_id=f"{directory}/{entry.name}", progress=progress)
+            result = grade_submission(problem, entry, expectations.language, time_limit=seconds, pool=pool,
+                                      languages=languages, submission_id=f"{directory}/{entry.name}",
+                                      progress=progress)
         except (LanguageError, SubmissionError) as exc:
             # One file the judge cannot run (an unknown ending, a missing
             # compiler) is that submission's problem, not the package's.
-            return Check(entry, directory, expected, _skipped_result(problem, seconds),
+            return Check(entry, directory, expectations, _skipped_result(problem, seconds),
                          skipped=_reason(exc, entry))
-        return Check(entry, directory, expected, result)
+        return Check(entry, directory, expectations, result)
 
     def report(check: Check) -> None:
         checks.append(check)

@@ -191,3 +191,121 @@ def test_verify_shows_which_submission_it_is_grading_on_a_terminal(tmp_path):
     assert result.exit_code == 0, result.output
     assert "[1/2] accepted/echo.py (10 s per test)" in result.output
     assert "[2/2] wrong_answer/w.py (1 s per test)" in result.output
+
+
+# ---- expectations outside the folder names --------------------------------
+
+def _lines_for(output: str, name: str) -> list[str]:
+    """The verdict line of a submission and its indented detail lines."""
+    lines = output.splitlines()
+    start = next(i for i, l in enumerate(lines) if f" {name} " in l or l.endswith(f" {name}"))
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("      "):
+        end += 1
+    return lines[start:end]
+
+
+def test_domjudge_expected_results_lines_are_checked_and_other_folders_are_not_checked(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        **echo_tests(2),
+        "submissions/accepted/echo.py": ECHO_PY,
+        # DOMjudge: the tag replaces the directory's promise
+        "submissions/accepted/tagged_wrong.py": "# @EXPECTED_RESULTS@: WRONG-ANSWER\n" + WRONG_PY,
+        "submissions/mixed/either.py": "# @EXPECTED_RESULTS@: CORRECT, WRONG-ANSWER\n" + WRONG_PY,
+        "submissions/mixed/crash.c": "/*\n * @EXPECTED_RESULTS@: RUN-ERROR\n */\nint main(){return 3;}\n",
+        "submissions/mixed/lies.py": "# @EXPECTED_RESULTS@: TIMELIMIT\n" + ECHO_PY,
+        "submissions/mixed/untagged.py": ECHO_PY,
+        "submissions/check_manually/odd.py": "# @EXPECTED_RESULTS@: CHECK-MANUALLY\n" + ECHO_PY})
+    result = invoke("verify", str(problem), *BOXES)
+    out = result.output
+    assert result.exit_code == 1, out
+    assert _lines_for(out, "accepted/tagged_wrong.py")[0].split()[0] == "ok"
+    assert _lines_for(out, "mixed/either.py")[0].split()[:4] == ["ok", "mixed/either.py", "expected", "AC|WA"]
+    assert _lines_for(out, "mixed/crash.c")[0].split()[0] == "ok"
+    lies = _lines_for(out, "mixed/lies.py")
+    assert lies[0].split()[0] == "MISMATCH"
+    assert "@EXPECTED_RESULTS@ in lies.py: expected TLE, got AC" in lies[1]
+    untagged = _lines_for(out, "mixed/untagged.py")
+    assert untagged[0].split()[0] == "-" and "got AC" in untagged[0]
+    assert "not checked: mixed/ is not a directory the package format defines" in untagged[1]
+    manual = _lines_for(out, "check_manually/odd.py")
+    assert manual[0].split()[0] == "-"
+    assert any("@EXPECTED_RESULTS@: CHECK-MANUALLY is not a result this judge gives: not checked" in l
+               for l in manual)
+    assert out.splitlines()[-1] == ("4 of 5 submissions got their expected verdict; 1 did not; "
+                                    "2 more graded but not checked (nothing promised)")
+
+
+def test_domjudge_expected_score(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": "name: T\ntype: scoring\nlimits:\n  time_limit: 1\n",
+        "data/secret/testdata.yaml": "on_reject: continue\naccept_score: 25\n", **echo_tests(4),
+        "submissions/accepted/echo.py": ECHO_PY,
+        "submissions/partially_accepted/half.py": "# @EXPECTED_SCORE@: 50\nn = int(input())\nprint(n if n % 2 else -1)\n",
+        "submissions/partially_accepted/claims.py": "# @EXPECTED_SCORE@: 75\nn = int(input())\nprint(n if n % 2 else -1)\n"})
+    out = invoke("verify", str(problem), *BOXES).output
+    assert _lines_for(out, "partially_accepted/half.py")[0].split()[0] == "ok"
+    claims = _lines_for(out, "partially_accepted/claims.py")
+    assert claims[0].split()[0] == "MISMATCH" and "expected score 75, got 50" in claims[1]
+
+
+V2025 = "problem_format_version: 2025-09\nname: T\nuuid: 8ee7605a-da18-8ca0-1c75-fc0ad9c6be71\nlimits:\n  time_limit: 1\n"
+ODD_ONLY_PY = "n = int(input())\nprint(n if n % 2 else -1)\n"
+
+
+def test_submissions_yaml_rules_are_checked(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": V2025, **echo_tests(4),
+        "submissions/accepted/echo.py": ECHO_PY,
+        "submissions/mixed/odd.py": ODD_ONLY_PY,
+        "submissions/mixed/other.py": ODD_ONLY_PY,
+        "submissions/wa/hello.py": "input()\nprint('hello')\n",
+        "submissions/submissions.yaml": """\
+mixed:
+  permitted: [AC, WA]
+mixed/odd.py:
+  secret/{01,03}:
+    permitted: [AC]
+  secret/0{2,4}:
+    required: [WA]
+mixed/other.py:
+  secret/*1:
+    required: [WA]
+wa:
+  required: [WA]
+  message: "expected '1', got 'hello'"
+"""})
+    result = invoke("verify", str(problem), *BOXES)
+    out = result.output
+    assert _lines_for(out, "mixed/odd.py")[0].split()[0] == "ok", out
+    other = _lines_for(out, "mixed/other.py")
+    assert other[0].split()[0] == "MISMATCH"
+    assert "submissions.yaml mixed/other.py > secret/*1 (tests secret/*1): no judged test got WA" in other[1]
+    assert _lines_for(out, "wa/hello.py")[0].split()[0] == "ok"
+    assert result.exit_code == 1
+
+
+def test_2025_09_default_directories_are_per_test(tmp_path):
+    # wrong_answer/ in 2025-09: every test AC or WA, at least one WA. A
+    # submission that crashes on a test breaks it even if it also has a WA.
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": V2025, **echo_tests(3),
+        "submissions/accepted/echo.py": ECHO_PY,
+        "submissions/wrong_answer/wa_then_crash.py": "n = int(input())\nassert n < 3\nprint(n if n == 1 else -1)\n",
+        "submissions/wrong_answer/plain.py": ODD_ONLY_PY,
+        "submissions/rejected/crash.py": "raise SystemExit(1)\n",
+        "submissions/submissions.yaml": "wrong_answer:\n  permitted: [AC, WA, RTE]\n"})
+    out = invoke("verify", str(problem), *BOXES).output
+    assert _lines_for(out, "wrong_answer/plain.py")[0].split()[0] == "ok", out
+    # the directory's rule was widened by submissions.yaml: RTE is permitted there
+    assert _lines_for(out, "wrong_answer/wa_then_crash.py")[0].split()[0] == "ok"
+    assert _lines_for(out, "rejected/crash.py")[0].split()[0] == "ok"
+
+
+def test_a_broken_submissions_yaml_is_one_line(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        **echo_tests(1), "submissions/accepted/echo.py": ECHO_PY,
+        "submissions/submissions.yaml": "accepted:\n  permitted: [OK]\n"})
+    result = invoke("verify", str(problem), *BOXES)
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "submissions.yaml: accepted.permitted: unknown verdict 'OK' (known: AC, WA, TLE, RTE)" in result.output
