@@ -114,11 +114,12 @@ class Box:
         return self.run_request(request)
 
     def run_request(self, request: RunRequest) -> Verdict:
-        request.inherit_stdio = False  # the helper's stdio is its control channel
+        wire = request_to_wire(request)   # the caller's request is left as it is
+        wire["inherit_stdio"] = False      # the helper's stdio is its control channel
         self.init()
         helper = self._helper
         try:
-            write_frame(helper.stdin, request_to_wire(request))
+            write_frame(helper.stdin, wire)
             reply = read_frame(helper.stdout)
         except (OSError, ValueError, EOFError):
             reply = None

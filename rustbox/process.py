@@ -38,7 +38,7 @@ import time
 from . import mounts, namespaces as ns
 from .box import BoxDir
 from .cgroups import BoxCgroup
-from .errors import SetupError, UsageError
+from .errors import RustboxError, SetupError, UsageError
 from .limits import Limits
 from .verdict import ML, OK, OL, RE, SG, TO, Verdict, sandbox_failure
 
@@ -123,10 +123,18 @@ class Runner:
         self.root.close()
 
     def run(self, request: RunRequest) -> Verdict:
+        """The one boundary of a run: every failure of the sandbox itself
+        (a RustboxError: a cgroup write, a set-up step, a bad rule or
+        policy) becomes this run's XX verdict here, and nowhere else, so the
+        CLI, the API and batch report it alike."""
         try:
-            prepared = self._prepare(request)
-        except (UsageError, SetupError) as exc:
-            return self._failure(str(exc), request)
+            return self._run(request)
+        except RustboxError as exc:
+            return sandbox_failure(self.box.box_id, str(exc), self.cgroup.version,
+                                   request.limits.summary(), request.id)
+
+    def _run(self, request: RunRequest) -> Verdict:
+        prepared = self._prepare(request)
         try:
             try:
                 self.root.ensure(prepared.rules)
@@ -136,8 +144,6 @@ class Runner:
             self.spare_ns.ensure()
             self.pid_ns.ensure()   # after: its init joins the fresh namespaces
             return self._supervise(request, prepared)
-        except SetupError as exc:
-            return self._failure(str(exc), request)
         finally:
             # Every run gets fresh namespaces: nothing it left there (TIME_WAIT
             # sockets, SysV IPC, message queues) reaches the next, and pids
@@ -313,10 +319,6 @@ class Runner:
         except ChildProcessError:
             pass
         self.cgroup.kill_all()
-
-    def _failure(self, message: str, request: RunRequest) -> Verdict:
-        return sandbox_failure(self.box.box_id, message, self.cgroup.version,
-                               request.limits.summary(), request.id)
 
 
 def classify(box_id, limits: Limits, status, cpu_time, wall_time, memory_peak, oom_kills,
