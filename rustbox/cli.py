@@ -7,7 +7,7 @@ import sys
 import click
 import orjson
 
-from .errors import UsageError
+from .errors import UsageError, guarded
 from .privileges import require_root
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -120,8 +120,6 @@ def _open_spec(path: str):
 
 def cli(argv=None) -> int:
     """Run the click CLI; returns the exit status instead of raising."""
-    from .entry import guarded
-
     def invoke() -> int:
         try:
             main.main(args=argv, prog_name="rustbox", standalone_mode=False)

@@ -9,36 +9,13 @@ from __future__ import annotations
 import os
 import sys
 
-
-def guarded(action) -> int:
-    """Run action() -> exit status, turning every error into one stderr line."""
-    from .errors import RustboxError
-    try:
-        return action()
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 0
-    except RustboxError as exc:
-        return _say(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        return _say("interrupted", 130, prefix="rustbox: ")
-    except OSError as exc:
-        return _say(str(exc), 2)
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        if os.environ.get("RUSTBOX_DEBUG"):
-            raise
-        return _say(f"internal error: {type(exc).__name__}: {exc} "
-                    "(set RUSTBOX_DEBUG=1 for a traceback)", 2)
+from .errors import guarded
 
 
 def _as_root(command: str, action, *args):
     from .privileges import require_root
     require_root(command)
     return action(*args)
-
-
-def _say(message: str, status: int, prefix: str = "rustbox: error: ") -> int:
-    sys.stderr.write(prefix + message + "\n")
-    return status
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,11 +6,15 @@
      +-- HostSetupError     the host lacks something (cgroup controller, root)
      +-- CgroupError        a cgroup file could not be read or written
      +-- SetupError         a step in the child before exec failed (step, errno)
+
+`guarded(action)` is the one place an error becomes an exit status and one
+line on stderr (the CLI's verbs and the fast `run` path both go through it).
 """
 from __future__ import annotations
 
 import errno as _errno
 import os
+import sys
 
 
 class RustboxError(Exception):
@@ -47,3 +51,27 @@ class SetupError(RustboxError):
     @property
     def errno_name(self) -> str:
         return _errno.errorcode.get(self.errno, str(self.errno))
+
+
+def guarded(action) -> int:
+    """Run action() -> exit status, turning every error into one stderr line."""
+    try:
+        return action()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except RustboxError as exc:
+        return _say(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return _say("interrupted", 130, prefix="rustbox: ")
+    except OSError as exc:
+        return _say(str(exc), 2)
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        if os.environ.get("RUSTBOX_DEBUG"):
+            raise
+        return _say(f"internal error: {type(exc).__name__}: {exc} "
+                    "(set RUSTBOX_DEBUG=1 for a traceback)", 2)
+
+
+def _say(message: str, status: int, prefix: str = "rustbox: error: ") -> int:
+    sys.stderr.write(prefix + message + "\n")
+    return status

@@ -14,6 +14,8 @@ import os
 import struct
 import time
 
+from .libc import libc as _libc, libc_gil as _libc_gil
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -38,17 +40,6 @@ _SYS_PIVOT_ROOT = 155
 _SYS_CLOSE_RANGE = 436
 _SYS_KEYCTL = 250
 
-_libc = ctypes.CDLL(None, use_errno=True)
-# PyDLL keeps the GIL across the call: the cloned child must come back
-# holding it, or its Python state would wait for a thread it does not have.
-_libc_gil = ctypes.PyDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_libc_gil.syscall.restype = ctypes.c_long
-_libc.syscall.restype = ctypes.c_long
 
 
 def _check(result: int, what: str) -> int:

@@ -40,7 +40,7 @@ from .box import BoxDir
 from .cgroups import BoxCgroup
 from .errors import RustboxError, SetupError, UsageError
 from .limits import Limits
-from .verdict import ML, OK, OL, RE, SG, TO, Verdict, sandbox_failure
+from .verdict import SG, Verdict, classify, sandbox_failure
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 POLL_MAX = 0.010        # seconds between CPU checks far from the limit
@@ -204,7 +204,7 @@ class Runner:
         if spec == "off":
             return None
         if spec not in self._filters:
-            from .bpf import load_filter
+            from .seccomp_cache import load_filter
             self._filters[spec] = load_filter(spec, str(self.box.root / ".seccomp-cache"))
         return self._filters[spec]
 
@@ -319,57 +319,6 @@ class Runner:
         except ChildProcessError:
             pass
         self.cgroup.kill_all()
-
-
-def classify(box_id, limits: Limits, status, cpu_time, wall_time, memory_peak, oom_kills,
-             killed_for_time, cgroup_version) -> Verdict:
-    """Turn what was measured into the contract's status and message."""
-    exit_code = signum = None
-    if status is not None:
-        if os.WIFEXITED(status):
-            exit_code = os.WEXITSTATUS(status)
-        elif os.WIFSIGNALED(status):
-            signum = os.WTERMSIG(status)
-    elif killed_for_time:
-        signum = signal.SIGKILL.value
-    over_cpu = limits.time is not None and cpu_time > limits.time
-    over_wall = limits.wall_time is not None and wall_time > limits.wall_time
-    oom = oom_kills > 0 or (limits.mem is not None and status is not None
-                            and (signum is not None or exit_code)
-                            and memory_peak >= limits.mem - (1 << 20)
-                            and limits.swap == 0)
-    # Socket buffers have a limit of their own on cgroup v1 (as large as
-    # --mem): together with the rest they may pass --mem, which is then ML.
-    oom = oom or (limits.mem is not None and memory_peak > limits.mem + limits.swap)
-    verdict = Verdict(box_id=box_id, status=OK, exit_code=exit_code, signal=signum,
-                      cpu_time=round(cpu_time, 4), wall_time=round(wall_time, 4),
-                      memory_peak=memory_peak, cgroup=cgroup_version, limits=limits.summary())
-    if killed_for_time or over_cpu or over_wall:
-        verdict.status, verdict.tle = TO, True
-        verdict.message = ("time limit exceeded" if (over_cpu or not over_wall)
-                           else "wall time limit exceeded")
-    elif oom:
-        verdict.status, verdict.oom = ML, True
-        verdict.message = "memory limit exceeded"
-    elif signum == signal.SIGXFSZ:
-        verdict.status, verdict.output_limit = OL, True
-        verdict.message = "output limit exceeded"
-    elif signum is not None:
-        verdict.status = SG
-        verdict.message = f"caught fatal signal {signum} ({_signal_name(signum)})"
-    elif exit_code:
-        verdict.status = RE
-        verdict.message = f"exited with code {exit_code}"
-    else:
-        verdict.message = "exited normally"
-    return verdict
-
-
-def _signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
 
 
 def _setup_timeout(limits: Limits) -> float:

@@ -2,9 +2,10 @@
 
 This module owns the policies and their compiling; two small modules hold
 what the box helper needs at run time (so it never loads libseccomp, JSON
-or dataclasses): bpf.py (the compiled filter, its disk cache, installing
-it) and seccomp_kills.py (naming the call behind a kill). Their names are
-re-exported here.
+or dataclasses): bpf.py (the compiled filter and installing it),
+seccomp_cache.py (compiled filters kept on disk; it calls back into this
+module only on a miss) and seccomp_kills.py (naming the call behind a
+kill). The names a user needs are re-exported here.
 
 * Policies. A policy is a small JSON document (the built-ins live in
   `rustbox/policies/*.json`; users pass their own with `--seccomp FILE`).
@@ -12,7 +13,7 @@ re-exported here.
   The format is documented in `rustbox/policies/README.md`.
 * Filters. `build_filter(policy)` turns a policy into a classic-BPF program
   with libseccomp (through pyseccomp; we never assemble BPF by hand) once,
-  in the supervisor. The forked child then only calls `install(filter)`
+  in the supervisor. The forked child then only calls `filter.load()`
   (one seccomp(2) system call, no allocation, no libseccomp work), after
   no_new_privs and setresuid, as its last set-up step before joining the
   cgroups and exec.
@@ -42,10 +43,9 @@ from pathlib import Path
 
 import orjson
 
-from .bpf import BUILTIN_POLICIES, CompiledFilter, install, load_filter
+from .bpf import BUILTIN_POLICIES, CompiledFilter
 from .errors import UsageError
-from .seccomp_kills import (KillWatcher, forbidden_message, kill_reporting,
-                            killed_syscall)
+from .seccomp_kills import KillWatcher, forbidden_message, kill_reporting
 
 # pyseccomp is imported where libseccomp is needed (validating a policy,
 # compiling it, naming a killed call): its import runs `ldconfig` and costs
@@ -53,7 +53,7 @@ from .seccomp_kills import (KillWatcher, forbidden_message, kill_reporting,
 
 __all__ = [
     "Policy", "Rule", "ArgCheck", "CompiledFilter", "KillWatcher",
-    "load_policy", "build_filter", "load_filter", "install", "killed_syscall",
+    "load_policy", "build_filter",
     "forbidden_message", "kill_reporting", "POLICY_DIR", "BUILTIN_POLICIES",
 ]
 

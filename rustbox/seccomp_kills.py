@@ -7,7 +7,6 @@ name of the forbidden call comes from the kernel's audit record of the kill
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import select
@@ -15,6 +14,8 @@ import struct
 import threading
 import time
 import weakref
+
+from . import namespaces as ns
 
 # The audit record of a filter kill: its netlink message type and the
 # `code=` values of SECCOMP_RET_KILL_PROCESS and SECCOMP_RET_KILL_THREAD.
@@ -25,8 +26,6 @@ _NETLINK_AUDIT = 9
 _X32_SYSCALL_BIT = 0x40000000
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 
 
 
@@ -97,7 +96,7 @@ class _AuditLog:
             try:
                 if host_netns is not None:
                     back = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-                    _enter_netns(host_netns)
+                    ns.setns(host_netns, ns.CLONE_NEWNET)
                 # The C module: `socket` itself costs a few ms to import.
                 import _socket
                 sock = _socket.socket(_socket.AF_NETLINK,
@@ -115,7 +114,7 @@ class _AuditLog:
                 self.sock = None  # no CAP_AUDIT_READ, or no audit: /dev/kmsg only
             finally:
                 if back is not None:
-                    _enter_netns(back)
+                    ns.setns(back, ns.CLONE_NEWNET)
                     os.close(back)
 
     def pump(self) -> None:
@@ -142,12 +141,6 @@ class _AuditLog:
                         for watcher in list(self.watchers):
                             watcher._offer(record)
                     offset += (length + 3) & ~3
-
-
-def _enter_netns(fd: int) -> None:
-    if _libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
 
 
 _audit_log = _AuditLog()
@@ -250,12 +243,6 @@ class KillWatcher:
 
     def __del__(self) -> None:
         self.close()
-
-
-def killed_syscall(watcher: KillWatcher, pid: int | None = None,
-                   timeout: float = 0.25) -> str | None:
-    """After a SIGSYS death: the forbidden call's name (see KillWatcher)."""
-    return watcher.syscall_name(pid=pid, timeout=timeout)
 
 
 def kill_reporting() -> tuple[bool, str]:

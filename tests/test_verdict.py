@@ -4,7 +4,7 @@ import signal
 import orjson
 
 from rustbox.limits import Limits
-from rustbox.process import classify
+from rustbox.verdict import classify
 from rustbox.verdict import EXIT_STATUS, Verdict
 
 MiB = 1 << 20
