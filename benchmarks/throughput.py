@@ -1,7 +1,7 @@
 """Queue throughput: N submissions through each backend with 1 and 2 workers.
 
 For every backend (sqlite: a fresh file; redis: a private redis-server on
-loopback with AOF fsync on every write, see judge/queue/localredis.py) and
+loopback with AOF fsync on every write, see tests/localredis.py) and
 every worker count, a fresh queue gets N submissions enqueued up front;
 then `judge worker` processes start (disjoint boxes from 830 up, one box
 per core in total unless --boxes-per-worker says otherwise) and the clock
@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from judge.queue import DONE, Submission, new_id, open_queue  # noqa: E402
-from judge.queue.localredis import LocalRedis  # noqa: E402
+from tests.localredis import LocalRedis  # noqa: E402
 from rustbox.text import plural  # noqa: E402
 
 PROBLEMS = REPO / "testdata" / "problems"

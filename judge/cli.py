@@ -42,23 +42,12 @@ class JudgeGroup(click.Group):
 
 
 def parse_boxes(text: str | None) -> list[int] | None:
-    """'800-803' or '800,802' (or a mix) -> box ids; None -> one per core."""
+    """--boxes in rustbox's own grammar ('800-803', '800,802'; the ids `rustbox
+    batch` refuses are refused here too); None -> one box per core."""
     if not text:
         return None
-    ids: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            if "-" in part:
-                low, high = (int(x) for x in part.split("-", 1))
-                if low > high:
-                    raise ValueError
-                ids.extend(range(low, high + 1))
-            else:
-                ids.append(int(part))
-        except ValueError:
-            raise click.BadParameter(f"{text!r} (expected e.g. 0-3 or 0,2,5)", param_hint="--boxes") from None
-    return ids
+    from rustbox.batch import parse_box_ids
+    return parse_box_ids(text)
 
 
 def _pool(boxes: str | None):
@@ -328,10 +317,8 @@ class _VerifyProgress:
             self.task = None
 
 
-try:
-    from .queue_cli import COMMANDS
-except ImportError:
-    COMMANDS = []
+from .queue_cli import COMMANDS  # noqa: E402 - after main: the queue verbs join it
+
 for _command in COMMANDS:
     main.add_command(_command)
 

@@ -86,6 +86,11 @@ class Box:
     def uid(self) -> int:
         return self._dir.uid
 
+    @property
+    def initialised(self) -> bool:
+        """Whether the box exists on disk (a pool cleans up the boxes it made)."""
+        return self._dir.initialised
+
     def init(self) -> "Box":
         """Start the box helper (initialising the box if needed); idempotent."""
         if self._helper is not None and self._helper.poll() is None:

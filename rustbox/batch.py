@@ -104,7 +104,7 @@ def run_batch(source, box_ids: list[int], parallel: int, cg: str, out, err=sys.s
     write_lock = threading.Lock()
     own_pool = pool is None
     pool = pool or BoxPool(box_ids, cg=cg)
-    fresh = [box.box_id for box in pool.boxes if not box._dir.initialised]
+    fresh = [box.box_id for box in pool.boxes if not box.initialised]
     progress = err.isatty() if hasattr(err, "isatty") else False
 
     def emit(verdict: Verdict) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from judge.cli import main, parse_boxes
@@ -80,3 +82,13 @@ def test_usage_errors_exit_2():
 def test_parse_boxes():
     assert parse_boxes("800-802,805") == [800, 801, 802, 805]
     assert parse_boxes(None) is None
+
+
+@pytest.mark.parametrize("text", ["0,0", "5000", "3-1", "x-y", "-1"])
+def test_parse_boxes_refuses_what_rustbox_refuses(text):
+    from rustbox.batch import parse_box_ids
+    from rustbox.errors import UsageError
+    with pytest.raises(UsageError):
+        parse_box_ids(text)
+    with pytest.raises(UsageError):
+        parse_boxes(text)

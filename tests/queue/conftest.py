@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from judge.queue import open_queue
-from judge.queue.localredis import LocalRedis
+from tests.localredis import LocalRedis
 
 BACKENDS = ("sqlite", "redis")
 
