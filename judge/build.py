@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rustbox import DirRule, Limits
+from rustbox.verdict import ML, OL, RE, TO, XX
 
 from .errors import LanguageError, SubmissionError
 from .languages import PROGRAM_DIR, Language, LanguageTable, Mount
@@ -274,15 +275,15 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: C
                           env=dict(language.compile_env))
         log = _read_box_file(box.path / COMPILE_LOG, 1 << 20).decode("utf-8", "replace")
         result.cpu_time, result.wall_time = verdict.cpu_time, verdict.wall_time
-        if verdict.status == "XX":
+        if verdict.status == XX:
             return BuildResult(False, "JE", f"the sandbox failed while compiling: {verdict.message}",
                                verdict.cpu_time, verdict.wall_time)
         if verdict.status != "OK":
-            reason = {"TO": f"compilation took longer than {limits.time:g} s",
-                      "ML": f"the compiler ran out of memory ({limits.memory_mib} MiB)",
-                      "OL": "the compiler wrote too much output"}.get(verdict.status, verdict.message)
+            reason = {TO: f"compilation took longer than {limits.time:g} s",
+                      ML: f"the compiler ran out of memory ({limits.memory_mib} MiB)",
+                      OL: "the compiler wrote too much output"}.get(verdict.status, verdict.message)
             text = truncate_message(log)
-            return BuildResult(False, "CE", f"{reason}\n{text}".strip() if verdict.status != "RE" else text or reason,
+            return BuildResult(False, "CE", f"{reason}\n{text}".strip() if verdict.status != RE else text or reason,
                                verdict.cpu_time, verdict.wall_time)
         result.message = truncate_message(log)       # warnings
     try:

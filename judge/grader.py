@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rustbox import BoxPool, Limits
+from rustbox.mounts import HOST_VISIBLE
+from rustbox.verdict import ML, OK, OL, RE, SG, TO, XX
 
 from . import scoring
 from .build import (BuildResult, CompileLimits, Program, ValidatorCache, _read_box_file, build,
@@ -37,9 +39,6 @@ from .validators import FEEDBACK_DIR, Judgement, compare, interpret
 from .verdicts import AC, CE, JE, OLE, WA, from_status
 
 DEFAULT_TIME_LIMIT = 1.0
-# Host directories every box sees (rustbox's default rules): a package under
-# one of them would show its answers to the contestant.
-BOX_VISIBLE = ("/usr", "/etc", "/bin", "/lib", "/lib64", "/sbin")
 STDERR_TAIL = 400
 QUOTA_INODES = 1000         # files a test's or validator's box may hold
 
@@ -79,7 +78,8 @@ class TestResult:
 
 def _check_not_visible(problem: Problem) -> None:
     real = os.path.realpath(problem.path)
-    for top in BOX_VISIBLE:
+    # A package under a directory every box sees would show its answers.
+    for top in HOST_VISIBLE:
         if real == top or real.startswith(top + "/"):
             raise ProblemError(problem.path, f"is under {top}, which every box can read: "
                                              "move the package so answers stay secret")
@@ -153,12 +153,22 @@ class Grader:
 
     # ---- running -----------------------------------------------------
 
-    def run_limits(self, program: Program) -> Limits:
-        memory = (self.problem.limits.memory + program.memory_overhead_mib) << 20
-        return Limits(time=self.time_limit, wall_time=self.time_limit * 2 + 1, mem=memory,
-                      processes=program.processes, fsize=self.problem.limits.output << 20,
-                      stack=memory, open_files=256 if program.processes > 1 else 64,
-                      quota=self.quota)
+    def limits_for(self, kind: str, program: Program) -> Limits:
+        """The box limits of a `kind` of run ("test": the submission on one
+        test; "validator": an output validator), the one place they are
+        built. The wall-clock limit is rustbox's own default (Limits)."""
+        limits = self.problem.limits
+        if kind == "test":
+            memory = (limits.memory + program.memory_overhead_mib) << 20
+            return Limits(time=self.time_limit, mem=memory, processes=program.processes,
+                          fsize=limits.output << 20, stack=memory,
+                          open_files=256 if program.processes > 1 else 64, quota=self.quota)
+        if kind == "validator":
+            return Limits(time=limits.validation_time,
+                          mem=(limits.validation_memory + program.memory_overhead_mib) << 20,
+                          processes=program.processes, fsize=limits.validation_output << 20,
+                          open_files=256, quota=self.quota)
+        raise ValueError(f"no limits for a {kind!r} run")
 
     def run_test(self, program: Program, test: TestCase) -> TestResult | None:
         with self._lock:
@@ -169,17 +179,17 @@ class Grader:
             shutil.copyfile(test.input, box.path / "input")
             os.chmod(box.path / "input", 0o644)
             started = time.monotonic()
-            verdict = box.run(program.argv, self.run_limits(program), stdin="input", stdout="output",
+            verdict = box.run(program.argv, self.limits_for("test", program), stdin="input", stdout="output",
                               stderr="error", dirs=program.dir_rules(), env=program.env)
             ended = time.monotonic()
             result = TestResult(test.name, AC, verdict.cpu_time, verdict.wall_time, verdict.memory_peak,
                                 run_started=started, run_ended=ended)
-            if verdict.status in ("RE", "SG") and self._hit_output_limit(box.path):
+            if verdict.status in (RE, SG) and self._hit_output_limit(box.path):
                 # A runtime that ignores SIGXFSZ (CPython does) fails its write
                 # with EFBIG and dies of it: still the output limit.
                 result.verdict = OLE
                 result.message = f"wrote more than {self.problem.limits.output} MiB"
-            elif verdict.status != "OK":
+            elif verdict.status != OK:
                 result.verdict = from_status(verdict.status)
                 result.message = self._failure_message(verdict, box.path)
             else:
@@ -212,13 +222,13 @@ class Grader:
         return False
 
     def _failure_message(self, verdict, box_dir: Path) -> str:
-        if verdict.status == "XX":
+        if verdict.status == XX:
             return f"the sandbox failed: {verdict.message}"
-        text = {"TO": self._time_message(verdict),
-                "ML": f"over the memory limit of {self.problem.limits.memory} MiB",
-                "OL": f"wrote more than {self.problem.limits.output} MiB"}.get(verdict.status, verdict.message)
+        text = {TO: self._time_message(verdict),
+                ML: f"over the memory limit of {self.problem.limits.memory} MiB",
+                OL: f"wrote more than {self.problem.limits.output} MiB"}.get(verdict.status, verdict.message)
         error = _read_box_file(box_dir / "error", 64 << 10).decode("utf-8", "replace").strip()
-        if error and verdict.status in ("RE", "SG"):
+        if error and verdict.status in (RE, SG):
             tail = error[-STDERR_TAIL:]
             text += ": " + (tail if len(error) <= STDERR_TAIL else "..." + tail)
         return text
@@ -256,12 +266,8 @@ class Grader:
             feedback = box.path / FEEDBACK_DIR
             feedback.mkdir(mode=0o755)
             os.chown(feedback, box.uid, box.uid)
-            limits = self.problem.limits
             verdict = box.run([*validator.argv, "/box/input", "/box/answer", f"/box/{FEEDBACK_DIR}/", *args],
-                              Limits(time=limits.validation_time, wall_time=limits.validation_time * 2 + 1,
-                                     mem=(limits.validation_memory + validator.memory_overhead_mib) << 20,
-                                     processes=validator.processes, fsize=limits.validation_output << 20,
-                                     open_files=256, quota=self.quota),
+                              self.limits_for("validator", validator),
                               stdin="team_output", stdout="validator.out", stderr="validator.err",
                               dirs=validator.dir_rules(), env=validator.env)
             stderr = _read_box_file(box.path / "validator.err", 4096).decode("utf-8", "replace").strip()

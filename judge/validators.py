@@ -25,6 +25,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from rustbox.verdict import OK, RE
+
 WHITESPACE = b" \t\n\v\f\r"
 _TOKEN = re.compile(rb"[^ \t\n\v\f\r]+")
 _SPLIT = re.compile(rb"([^ \t\n\v\f\r]+)")
@@ -234,7 +236,7 @@ def interpret(exit_code: int | None, status: str, box_dir, stderr_tail: str = ""
     OK with exit 42 or 43 is the validator failing, which is a judge error.
     """
     message = read_feedback(box_dir, "judgemessage.txt") or ""
-    if status in ("OK", "RE") and exit_code in (ACCEPTED_EXIT, WRONG_ANSWER_EXIT):
+    if status in (OK, RE) and exit_code in (ACCEPTED_EXIT, WRONG_ANSWER_EXIT):
         score = None
         score_text = read_feedback(box_dir, "score.txt", 100)
         if score_text:

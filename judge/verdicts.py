@@ -6,6 +6,8 @@ between AC and WA for runs that ended OK; every other status maps here.
 """
 from __future__ import annotations
 
+from rustbox.verdict import ML, OL, RE, SG, TO, XX
+
 AC, WA, TLE, MLE, OLE, RTE, CE, JE = "AC", "WA", "TLE", "MLE", "OLE", "RTE", "CE", "JE"
 VERDICTS = (AC, WA, TLE, MLE, OLE, RTE, CE, JE)
 
@@ -17,7 +19,7 @@ NAMES = {
 
 # A run that did not end OK: what the contestant is told. XX is the
 # sandbox's own failure, so it is a judge error and never blamed on them.
-STATUS_TO_VERDICT = {"RE": RTE, "SG": RTE, "TO": TLE, "ML": MLE, "OL": OLE, "XX": JE}
+STATUS_TO_VERDICT = {RE: RTE, SG: RTE, TO: TLE, ML: MLE, OL: OLE, XX: JE}
 
 # The default grader's "worst_error" order (legacy spec): first one present wins.
 WORST_FIRST = (JE, RTE, MLE, TLE, OLE, WA)

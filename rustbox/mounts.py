@@ -68,6 +68,14 @@ def _refuse_sensitive(text: str, host: str, inside: str, root: str) -> None:
             raise UsageError(f"--dir {text!r} mounts over the box's {path}; add :force to allow it")
 
 
+# What every box sees, defined once: the host directories the default rules
+# show read-only (the first two always, the rest where the host has them),
+# and the box's own directories. Used by the runner (a program under them is
+# never copied in) and the judge (a package under them is not secret).
+HOST_VISIBLE = ("/usr", "/etc", "/bin", "/lib", "/lib64", "/sbin", "/lib32", "/libx32")
+BOX_OWN = ("/tmp", "/box", "/proc", "/dev")
+
+
 def default_rules() -> list[DirRule]:
     """`/usr /bin /lib /lib64 /etc` read-only (symlinks stay symlinks), private /tmp."""
     return list(_host_default_rules())
@@ -76,8 +84,9 @@ def default_rules() -> list[DirRule]:
 @functools.lru_cache(maxsize=1)
 def _host_default_rules() -> tuple[DirRule, ...]:
     # Asked before every run; the host's top-level layout does not change.
-    rules = [DirRule("/usr", "/usr"), DirRule("/etc", "/etc")]
-    for path in ("/bin", "/lib", "/lib64", "/sbin", "/lib32", "/libx32"):
+    always, optional = HOST_VISIBLE[:2], HOST_VISIBLE[2:]
+    rules = [DirRule(path, path) for path in always]
+    for path in optional:
         if os.path.isdir(path) or os.path.islink(path):
             rules.append(DirRule(path, path, optional=True))
     rules.append(DirRule("/tmp", None, mode="rw", tmpfs=True))

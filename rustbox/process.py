@@ -49,7 +49,7 @@ SETUP_TIMEOUT = 10.0    # the child must reach exec within this
 KEYS_WAIT = 5.0         # ... of which waiting for an earlier run's keys to die
 SIGSYS = 31
 # Absolute paths the box shows by default: never copied in.
-_BOX_VISIBLE = ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc", "/tmp", "/box", "/proc", "/dev")
+_BOX_VISIBLE = mounts.HOST_VISIBLE + mounts.BOX_OWN
 
 
 class RunRequest:
