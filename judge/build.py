@@ -22,7 +22,7 @@ from rustbox import DirRule, Limits
 from rustbox.verdict import ML, OL, RE, TO, XX
 
 from .errors import LanguageError, SubmissionError
-from .languages import PROGRAM_DIR, Language, LanguageTable, Mount
+from .languages import PROGRAM_DIR, Language, LanguageTable
 
 COMPILE_LOG = "compile.log"
 MESSAGE_LINES, MESSAGE_CHARS = 40, 4000
@@ -49,16 +49,13 @@ class Program:
     language: Language
     directory: Path                  # host dir, mounted read-only at PROGRAM_DIR
     argv: list[str]
-    mounts: list[Mount] = field(default_factory=list)
+    mounts: list[DirRule] = field(default_factory=list)
     env: dict = field(default_factory=dict)
     processes: int = 1
     memory_overhead_mib: int = 0
 
     def dir_rules(self) -> list[DirRule]:
-        rules = [DirRule(inside=PROGRAM_DIR, host=str(self.directory), mode="ro")]
-        rules += [DirRule(inside=m.inside, host=m.host, mode="rw" if m.mode == "rw" else "ro",
-                          noexec=m.mode == "noexec") for m in self.mounts]
-        return rules
+        return [DirRule(inside=PROGRAM_DIR, host=str(self.directory), mode="ro"), *self.mounts]
 
 
 @dataclass
@@ -254,7 +251,7 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: C
     if has_scripts:
         compile_argv = ["/bin/sh", "build"] if "build" in files else None
         run_argv = [f"{PROGRAM_DIR}/run"]
-        compile_mounts: list[Mount] = []
+        compile_mounts: list[DirRule] = []
     else:
         compile_argv = table.expand(language, language.compile, values) if language.compile else None
         run_argv = table.expand(language, language.run, values)
@@ -264,14 +261,12 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: C
     if compile_argv:
         # The box's own files are root's: let the compiler write next to them.
         os.chown(box.path, box.uid, box.uid)
-        rules = [DirRule(inside=m.inside, host=m.host, mode="rw" if m.mode == "rw" else "ro")
-                 for m in compile_mounts]
         verdict = box.run(compile_argv,
                           Limits(time=limits.time, wall_time=limits.time * 2 + 5,
                                  mem=limits.memory_mib << 20, processes=language.compile_processes,
                                  fsize=limits.output_mib << 20, open_files=256,
                                  quota=COMPILE_QUOTA),
-                          stdout=COMPILE_LOG, stderr_to_stdout=True, dirs=rules,
+                          stdout=COMPILE_LOG, stderr_to_stdout=True, dirs=compile_mounts,
                           env=dict(language.compile_env))
         log = _read_box_file(box.path / COMPILE_LOG, 1 << 20).decode("utf-8", "replace")
         result.cpu_time, result.wall_time = verdict.cpu_time, verdict.wall_time

@@ -14,6 +14,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rustbox.errors import UsageError
+from rustbox.mounts import DirRule
+
 from .errors import LanguageError
 
 DEFAULT_TABLE = Path(__file__).with_name("languages.toml")
@@ -24,28 +27,6 @@ PROGRAM_DIR = "/prog"
 _KEYS = {"name", "extensions", "compile", "run", "compile_dirs", "run_dirs",
          "compile_processes", "processes", "memory_overhead_mib", "env",
          "compile_env", "probe"}
-
-
-@dataclass(frozen=True)
-class Mount:
-    """One extra directory inside the box (host path, path inside, mode)."""
-
-    host: str
-    inside: str
-    mode: str = "ro"
-
-    @classmethod
-    def parse(cls, text: str) -> "Mount":
-        parts = text.split(":")
-        if len(parts) == 1:
-            return cls(parts[0], parts[0])
-        if len(parts) == 2:
-            if parts[1] in ("ro", "rw", "noexec"):
-                return cls(parts[0], parts[0], parts[1])
-            return cls(parts[0], parts[1])
-        if len(parts) == 3 and parts[2] in ("ro", "rw", "noexec"):
-            return cls(*parts)
-        raise ValueError(f"bad directory rule {text!r} (expected HOST[:INSIDE][:ro|rw|noexec])")
 
 
 @dataclass(frozen=True)
@@ -155,12 +136,14 @@ class LanguageTable:
             out.append(self._fill(lang, arg, values))
         return out
 
-    def mounts(self, lang: Language, rules, values: dict) -> list[Mount]:
+    def mounts(self, lang: Language, rules, values: dict) -> list[DirRule]:
+        """A language's directory rules, in rustbox's own --dir grammar and
+        with its checks (a sensitive host path needs :force)."""
         result = []
         for rule in rules:
             try:
-                result.append(Mount.parse(self._fill(lang, rule, values)))
-            except ValueError as exc:
+                result.append(DirRule.parse(self._fill(lang, rule, values)))
+            except UsageError as exc:
                 raise LanguageError(f"language {lang.id}: {exc}") from None
         return result
 
@@ -229,4 +212,4 @@ def load_languages(extra: Path | str | None = None, base: Path | str = DEFAULT_T
     return LanguageTable({k: _language(k, v, str(extra or base)) for k, v in merged.items()})
 
 
-__all__ = ["Language", "LanguageTable", "Mount", "load_languages", "PROGRAM_DIR", "DEFAULT_TABLE"]
+__all__ = ["Language", "LanguageTable", "load_languages", "PROGRAM_DIR", "DEFAULT_TABLE"]

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from judge.errors import LanguageError
-from judge.languages import Mount, load_languages
+from judge.languages import load_languages
+from rustbox.mounts import DirRule
 
 
 def test_builtin_languages():
@@ -63,12 +64,21 @@ def test_bad_user_files(tmp_path):
         load_languages(tmp_path / "none.toml")
 
 
-def test_mount_rules():
-    assert Mount.parse("/a") == Mount("/a", "/a", "ro")
-    assert Mount.parse("/a:/b") == Mount("/a", "/b", "ro")
-    assert Mount.parse("/a:/b:rw") == Mount("/a", "/b", "rw")
-    with pytest.raises(ValueError):
-        Mount.parse("/a:/b:bogus")
+def test_mount_rules_are_rustbox_dir_rules():
+    """A language's directory rules are parsed by rustbox's --dir parser:
+    the same grammar, the same :force guard on the host's secrets."""
+    table = load_languages()
+    lang = table.get("python3")
+    assert table.mounts(lang, ["/a"], {}) == [DirRule.parse("/a")]
+    (rule,) = table.mounts(lang, ["/a:/b:rw"], {})
+    assert (rule.host, rule.inside, rule.mode) == ("/a", "/b", "rw")
+    (rule,) = table.mounts(lang, ["/a:/b:noexec"], {})
+    assert rule.noexec and rule.mode == "ro"
+    for bad in ("/a:/b:bogus", "relative", "/etc/shadow", "/var/lib/rustbox/box-1:/x"):
+        with pytest.raises(LanguageError):
+            table.mounts(lang, [bad], {})
+    (rule,) = table.mounts(lang, ["/etc/shadow:/s:force"], {})
+    assert rule.host == "/etc/shadow"
 
 
 def test_entry_point_of_a_directory():
