@@ -16,10 +16,8 @@ from .box import BoxDir
 from .errors import BoxBusyError, RustboxError, UsageError
 from .helper import BOOT, read_frame, write_frame
 from .limits import Limits
-from .mounts import DirRule
 from .privileges import require_root
-from .process import RunRequest
-from .requests import request_to_wire
+from .request import RunRequest
 from .session import cleanup_box
 from .verdict import Verdict, sandbox_failure
 
@@ -109,17 +107,15 @@ class Box:
             stderr_to_stdout=False, dirs=(), env=None, full_env=False, share_net=False,
             seccomp="default", no_default_dirs=False, id=None) -> Verdict:
         """Run argv in the box; stdio paths are inside the box (default /dev/null)."""
-        rules = [d if isinstance(d, DirRule) else DirRule.parse(d, str(self._dir.root))
-                 for d in dirs]
-        request = RunRequest(argv=list(argv), limits=limits or Limits(), stdin=stdin,
-                             stdout=stdout, stderr=stderr, stderr_to_stdout=stderr_to_stdout,
-                             dirs=rules, no_default_dirs=no_default_dirs, env=dict(env or {}),
-                             full_env=full_env, share_net=share_net, seccomp=seccomp,
-                             inherit_stdio=False, id=id)
+        request = RunRequest.from_options(
+            {"argv": list(argv), "limits": limits or Limits(), "stdin": stdin, "stdout": stdout,
+             "stderr": stderr, "stderr_to_stdout": stderr_to_stdout, "dir": list(dirs),
+             "no_default_dirs": no_default_dirs, "env": dict(env or {}), "full_env": full_env,
+             "share_net": share_net, "seccomp": seccomp, "id": id}, str(self._dir.root))
         return self.run_request(request)
 
     def run_request(self, request: RunRequest) -> Verdict:
-        wire = request_to_wire(request)   # the caller's request is left as it is
+        wire = request.to_wire()          # the caller's request is left as it is
         wire["inherit_stdio"] = False      # the helper's stdio is its control channel
         self.init()
         helper = self._helper

@@ -17,7 +17,7 @@ import orjson
 from .api import BoxPool
 from .box import box_root, check_box_id
 from .errors import RustboxError, UsageError
-from .requests import request_from_spec
+from .request import RunRequest
 from .text import plural
 from .verdict import OK, Verdict, sandbox_failure
 
@@ -92,7 +92,7 @@ class _Specs:
             return fallback_id, UsageError(f"line {self.number} is not JSON: {exc}")
         spec_id = str(spec["id"]) if isinstance(spec, dict) and "id" in spec else fallback_id
         try:
-            return spec_id, request_from_spec(spec, str(box_root()))
+            return spec_id, RunRequest.from_options(spec, str(box_root()))
         except RustboxError as exc:
             return spec_id, UsageError(f"line {self.number}: {exc}")
 

@@ -10,7 +10,7 @@ Protocol on its stdin/stdout, length-prefixed `marshal` frames (the peer is
 our own parent on the same Python; marshal is built in, so the helper needs
 no JSON library in memory):
     -> {"ready": True, "path": ..., "cgroup": "v1"}  or {"error": msg, "kind": name}
-    <- a wire RunRequest (requests.request_to_wire)
+    <- a wire RunRequest (RunRequest.to_wire, read by RunRequest.from_options)
     -> a Verdict dict
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _read_exactly(stream, size: int) -> bytes | None:
 
 def main(args: list[str]) -> None:
     from .errors import RustboxError
-    from .requests import request_from_wire
+    from .request import RunRequest
     from .session import BoxSession
     from .verdict import sandbox_failure
 
@@ -103,8 +103,8 @@ def main(args: list[str]) -> None:
                 wire = read_frame(control_in)
                 if wire is None:
                     break
-                request = request_from_wire(wire)
-            except (ValueError, TypeError, EOFError) as exc:
+                request = RunRequest.from_options(wire, str(session.box.root))
+            except (ValueError, TypeError, EOFError, RustboxError) as exc:
                 send(sandbox_failure(box_id, f"bad request: {exc}").to_dict())
                 continue
             send(session.run(request).to_dict())   # a failed run is its XX verdict

@@ -40,9 +40,9 @@ from .box import BoxDir
 from .cgroups import BoxCgroup
 from .errors import RustboxError, SetupError, UsageError
 from .limits import Limits
+from .request import DEFAULT_PATH, RunRequest
 from .verdict import SG, Verdict, classify, sandbox_failure
 
-DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 POLL_MAX = 0.010        # seconds between CPU checks far from the limit
 POLL_MIN = 0.0005       # ... and close to it
 SETUP_TIMEOUT = 10.0    # the child must reach exec within this
@@ -50,39 +50,6 @@ KEYS_WAIT = 5.0         # ... of which waiting for an earlier run's keys to die
 SIGSYS = 31
 # Absolute paths the box shows by default: never copied in.
 _BOX_VISIBLE = mounts.HOST_VISIBLE + mounts.BOX_OWN
-
-
-class RunRequest:
-    """Everything a run needs besides the box; built by the CLI, batch and API."""
-
-    FIELDS = ("argv", "limits", "stdin", "stdout", "stderr", "stderr_to_stdout", "dirs",
-              "no_default_dirs", "env", "full_env", "share_net", "seccomp", "inherit_stdio", "id")
-
-    def __init__(self, argv: list[str], limits: Limits | None = None, stdin: str | None = None,
-                 stdout: str | None = None, stderr: str | None = None,
-                 stderr_to_stdout: bool = False, dirs: list | None = None,
-                 no_default_dirs: bool = False, env: dict | None = None, full_env: bool = False,
-                 share_net: bool = False, seccomp: str = "default", inherit_stdio: bool = True,
-                 id: str | None = None):
-        self.argv = argv
-        self.limits = Limits() if limits is None else limits
-        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
-        self.stderr_to_stdout = stderr_to_stdout
-        self.dirs = [] if dirs is None else dirs          # extra mounts.DirRule
-        self.no_default_dirs = no_default_dirs
-        self.env = {} if env is None else env
-        self.full_env, self.share_net, self.seccomp = full_env, share_net, seccomp
-        self.inherit_stdio = inherit_stdio   # False: unspecified stdio goes to /dev/null
-        self.id = id
-        # The CLI's (fd0, fd1, fd2) for the stdio the program inherits: new
-        # open file descriptions of rustbox's own (outputs.ProgramStdio),
-        # never the ones its verdict goes out on. Not sent to a box helper.
-        self.stdio_fds: tuple | None = None
-
-    def environment(self) -> dict[str, str]:
-        base = dict(os.environ) if self.full_env else {"PATH": DEFAULT_PATH}
-        base.update(self.env)
-        return base
 
 
 class _Prepared:

@@ -38,8 +38,11 @@ RUN_OPTIONS = (
     ("--json", "value", None, "Write the verdict JSON here instead of stdout."),
 )
 
-_LIMITS = ("time", "wall_time", "extra_time", "mem", "swap", "processes", "cpu_shares",
-           "cpus", "fsize", "stack", "open_files", "quota")
+# The values that make the RunRequest (the rest choose the box and the outputs).
+_REQUEST_KEYS = ("time", "wall_time", "extra_time", "mem", "swap", "processes", "cpu_shares",
+                 "cpus", "fsize", "stack", "open_files", "quota", "stdin", "stdout", "stderr",
+                 "stderr_to_stdout", "dir", "no_default_dirs", "env", "full_env", "share_net",
+                 "seccomp")
 
 
 def dest(flag: str) -> str:
@@ -133,20 +136,11 @@ def _inherited_slots(values: dict) -> tuple[int, ...]:
 
 
 def _open(values: dict, box_id: int, root, session_class):
-    from .limits import limits_from
-    from .mounts import DirRule
-    from .process import RunRequest
-    from .requests import parse_env
+    from .request import RunRequest
 
-    limits = limits_from({key: values[key] for key in _LIMITS})
-    root = str(root)
-    request = RunRequest(
-        argv=[values["program"], *values["args"]], limits=limits, stdin=values["stdin"],
-        stdout=values["stdout"], stderr=values["stderr"],
-        stderr_to_stdout=values["stderr_to_stdout"],
-        dirs=[DirRule.parse(text, root) for text in values["dir"]],
-        no_default_dirs=values["no_default_dirs"], env=parse_env(values["env"]),
-        full_env=values["full_env"], share_net=values["share_net"], seccomp=values["seccomp"])
+    options = {key: values[key] for key in _REQUEST_KEYS}
+    request = RunRequest.from_options({"argv": [values["program"], *values["args"]], **options},
+                                      str(root), inherit_stdio=True)
     terminate_cleanly()
     return session_class(box_id, values["cg"]).open(), request
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from .box import BoxDir
 from .cgroups import open_box_cgroup
 from .errors import UsageError
-from .process import Runner, RunRequest
+from .process import Runner
+from .request import RunRequest
 from .verdict import Verdict
 
 CG_CHOICES = ("auto", "v1", "v2")

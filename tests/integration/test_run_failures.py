@@ -125,9 +125,8 @@ def test_a_seccomp_policy_that_does_not_load_is_the_same_xx_everywhere(tmp_path)
 
 
 def test_box_run_request_leaves_the_callers_request_alone():
-    from rustbox.requests import request_from_spec
-    request = request_from_spec({"argv": ["/bin/true"]}, "/var/lib/rustbox")
-    request.inherit_stdio = True
+    from rustbox.request import RunRequest
+    request = RunRequest.from_options({"argv": ["/bin/true"]}, inherit_stdio=True)
     with Box(BOX_ID) as box:
         assert box.run_request(request).status == "OK"
     assert request.inherit_stdio is True
