@@ -25,12 +25,6 @@ import sys
 BOOT = ("import sys; sys.path[:0] = sys.argv[1].split('\\n'); "
         "from rustbox.helper import main; main(sys.argv[2:])")
 _HEADER = struct.Struct("<I")
-# For this long after a run, while waiting for the next request, the helper
-# keeps the kernel's cgroup migration lock warm (BoxCgroup.prime_join every
-# WARM_EVERY): the next program's join then skips an RCU grace period of
-# 5-15 ms. A judge's next test usually comes within it; an idle box stops.
-WARM_FOR = 1.0
-WARM_EVERY = 0.002
 
 
 def write_frame(stream, obj) -> None:
@@ -62,7 +56,7 @@ def _read_exactly(stream, size: int) -> bytes | None:
 def main(args: list[str]) -> None:
     from .errors import RustboxError
     from .request import RunRequest
-    from .session import BoxSession
+    from .session import BoxSession, JoinWarmer
     from .verdict import sandbox_failure
 
     import signal
@@ -76,8 +70,6 @@ def main(args: list[str]) -> None:
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, stop)
     box_id, root, cg = int(args[0]), args[1] or None, args[2]
-    import select
-    import time
 
     control_in = os.fdopen(0, "rb", buffering=0)
     out = sys.stdout.buffer
@@ -93,12 +85,9 @@ def main(args: list[str]) -> None:
     send({"ready": True, "path": str(session.box.path), "cgroup": session.cgroup.version})
     session.runner.prepare_next()
     try:
-        last_run = time.monotonic()
         while True:
-            if time.monotonic() - last_run < WARM_FOR:
-                if not select.select([control_in], [], [], WARM_EVERY)[0]:
-                    session.cgroup.prime_join()
-                    continue
+            # The next request usually comes soon: keep the cgroup join warm.
+            JoinWarmer.until_readable(session.cgroup, control_in, JoinWarmer.AFTER_RUN)
             try:
                 wire = read_frame(control_in)
                 if wire is None:
@@ -109,6 +98,5 @@ def main(args: list[str]) -> None:
                 continue
             send(session.run(request).to_dict())   # a failed run is its XX verdict
             session.runner.prepare_next()
-            last_run = time.monotonic()
     finally:
         session.close()

@@ -62,12 +62,20 @@ def cleanup_box(box_id: int, root=None) -> dict:
 
 
 class JoinWarmer:
-    """Keeps the kernel's cgroup migration lock warm from a thread while a
-    one-shot command starts up (see BoxCgroup.prime_join): the program's
-    join then skips a 5-15 ms RCU grace period. Stopped before any clone,
-    so the process is single-threaded again when it forks."""
+    """Keeps the kernel's cgroup migration lock warm (BoxCgroup.prime_join
+    every EVERY seconds): the next program's join then skips an RCU grace
+    period of 5-15 ms. The one warmer, used two ways:
+
+    * `JoinWarmer(box_id, cg)`: from a thread while a one-shot command starts
+      up; stopped before any clone, so the process is single-threaded again
+      when it forks.
+    * `JoinWarmer.until_readable(cgroup, stream, seconds)`: the box helper
+      after a run, while it waits for the next request (a judge's next test
+      usually comes within AFTER_RUN; an idle box stops).
+    """
 
     EVERY = 0.002
+    AFTER_RUN = 1.0
 
     def __init__(self, box_id: int, cg: str = "auto", root=None):
         import threading
@@ -90,6 +98,17 @@ class JoinWarmer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+    @classmethod
+    def until_readable(cls, cgroup, stream, seconds: float) -> None:
+        """Warm until `stream` has data or `seconds` have passed."""
+        import select
+        import time
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if select.select([stream], [], [], cls.EVERY)[0]:
+                return
+            cgroup.prime_join()
 
 
 class BoxSession:
