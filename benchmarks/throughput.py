@@ -59,9 +59,14 @@ ADDED_BY_WORKER = {"submission", "state", "worker", "attempt", "finished_at", "t
 _STOPPED = re.compile(r"stopped: (\d+) done, (\d+) failed, (\d+) graded but stored first")
 
 
+# A message may quote what was measured ("(CPU time 1.003 s)"): masked.
+_MEASURED_FIGURE = re.compile(r"\d+\.\d{3} s\b")
+
+
 def comparable(result: dict) -> dict:
     out = {k: v for k, v in result.items() if k not in ADDED_BY_WORKER}
-    out["tests"] = [{k: v for k, v in t.items() if k not in MEASURED} for t in result["tests"]]
+    out["tests"] = [{k: (_MEASURED_FIGURE.sub("<measured> s", v) if k == "message" else v)
+                     for k, v in t.items() if k not in MEASURED} for t in result["tests"]]
     return out
 
 
