@@ -122,7 +122,7 @@ def run(problem_dir, submission, language, time_limit, as_json, boxes, languages
     from .problem import load_problem
 
     from .build import detect_language, source_files
-    problem = load_problem(problem_dir)
+    problem = load_problem(problem_dir, samples_only_ok=True)
     table = _languages(languages_file)
     source_files(submission)                      # fail before printing anything
     detect_language(submission, table, language)
@@ -133,6 +133,8 @@ def run(problem_dir, submission, language, time_limit, as_json, boxes, languages
     if not as_json:
         for warning in problem.warnings:
             err.print(f"[yellow]warning:[/] {warning}")
+        if problem.samples_only:
+            err.print(f"[yellow]note:[/] {problem.samples_only}", soft_wrap=True)
         limit, source = resolve_time_limit(problem, time_limit)
         console.print(f"time limit {limit:g} s (from the {source})")
     pool = _pool(boxes)
@@ -193,7 +195,7 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
     from .expectations import plan
     from .verify import submissions_to_check, verify as run_verify
 
-    problem = load_problem(problem_dir)
+    problem = load_problem(problem_dir, samples_only_ok=True)
     table = _languages(languages_file)
     console = Console(highlight=False)
     todo = submissions_to_check(problem)
@@ -203,8 +205,12 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
     if not as_json:
         for warning in problem.warnings:
             console.print(f"[yellow]warning:[/] {warning}", style=None)
+        if problem.samples_only:
+            console.print(f"[yellow]note:[/] {problem.samples_only}", soft_wrap=True)
         console.print(f"verifying {problem.short_name} ({problem.format_version}, {problem.type}, "
                       f"{plural(len(problem.tests()), 'test')}, {plural(len(todo), 'submission')})")
+    elif problem.samples_only:
+        click.echo(orjson.dumps({"samples_only": problem.samples_only}).decode())
     live = _VerifyProgress(console, len(todo), len(problem.tests())) \
         if console.is_terminal and not as_json else None
 
