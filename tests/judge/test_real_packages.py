@@ -148,13 +148,13 @@ def test_a_wall_clock_kill_is_named_as_such(tmp_path):
                                             "sleepy.py": "import time\ntime.sleep(30)\n",
                                             "busy.py": "while True:\n    pass\n"})
     sleepy = run_json(problem, problem / "sleepy.py")["tests"][0]
-    assert sleepy["verdict"] == "TLE"
-    assert sleepy["message"].startswith("over the wall time limit of 3 s with CPU time 0.")
-    assert "of 1 s (the program waited, slept or blocked)" in sleepy["message"]
+    assert sleepy["verdict"] == "TLE" and sleepy["cpu_time"] < 1
+    assert sleepy["message"] == ("over the wall time limit of 3 s while under the CPU time limit of 1 s "
+                                 "(the program waited, slept or blocked)")
     busy = run_json(problem, problem / "busy.py")["tests"][0]
     assert busy["verdict"] == "TLE"
     if busy["cpu_time"] >= 1:
-        assert busy["message"].startswith("over the time limit of 1 s (CPU time 1.")
+        assert busy["message"] == "over the time limit of 1 s"
     else:       # a machine so loaded that 3 s of wall clock gave less than 1 s of CPU
         assert busy["message"].startswith("over the wall time limit of 3 s")
 
