@@ -36,7 +36,11 @@ class HostSetupError(RustboxError):
 
 
 class CgroupError(RustboxError):
-    """A cgroup operation failed."""
+    """A cgroup operation failed; `errno` is the kernel's answer when there was one."""
+
+    def __init__(self, message: str, err: int = 0):
+        super().__init__(message)
+        self.errno = err
 
 
 class SetupError(RustboxError):
