@@ -178,6 +178,12 @@ def _v2_placement_items(root: str) -> list[dict]:
                 items.append(_item(f"controller {controller}", False, str(e)))
         else:
             items.append(_item(f"controller {controller}", True, f"available in {controllers}"))
+    if os.path.isdir(placement.parent):  # a non-root cgroup shows the memory files
+        swap_peak = os.path.exists(os.path.join(placement.parent, "memory.swap.peak"))
+        items.append({**_item("memory.swap.peak", swap_peak,
+                              "present: with --swap, memory_peak counts swap too" if swap_peak else
+                              "this kernel has no memory.swap.peak: with --swap, memory_peak "
+                              "counts memory only (swap use is still limited)"), "optional": True})
     return items
 
 

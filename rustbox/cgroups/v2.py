@@ -2,8 +2,8 @@
 
 Owns everything v2-specific: enabling memory/cpu/pids in `rustbox`'s
 `cgroup.subtree_control` (and, through its `Placement`, in the cgroup that
-holds it: the root, a delegated sub-tree or a cgroup namespace), limit syntax (memory.max, memory.swap.max,
-cpu.weight, cpu.max, pids.max), per-run counters (memory.peak reset through
+holds it: the root, a delegated sub-tree or a cgroup namespace), limit
+syntax (memory.max, memory.swap.max, cpu.weight, cpu.max, pids.max), per-run counters (memory.peak reset through
 its own fd on kernels >= 6.12, baselines of cpu.stat and memory.events), and
 killing through `cgroup.kill`.
 
@@ -15,6 +15,9 @@ failing (see `features()`):
   - cgroup.kill exists from 5.14; before that kill_all freezes
     (cgroup.freeze) and SIGKILLs each task.
   - memory.swap.* is missing without swap accounting: --swap is then refused.
+  - memory.swap.peak is younger than memory.peak (Debian 12's 6.1 lacks
+    it): with --swap the peak is then memory's alone (features()
+    "swap_peak" says which).
 
 Kernel memory needs no knob here: v2 charges slab, pipe and socket buffers
 (TCP, UDP, UNIX) to memory.current, so they count toward memory.max and
@@ -121,6 +124,7 @@ class V2BoxCgroup(BoxCgroup):
 
     def features(self) -> dict[str, bool]:
         return {"swap_limit": os.path.exists(self._file("memory.swap.max")),
+                "swap_peak": os.path.exists(self._file("memory.swap.peak")),
                 "memory_peak": os.path.exists(self._file("memory.peak")),
                 "memory_peak_reset": self._peak_resettable
                 and os.path.exists(self._file("memory.peak")),
