@@ -84,7 +84,9 @@ int main(int argc, char **argv) { static char buf[1 << 16]; long want = atol(arg
     long here = 0; ssize_t n;
     while (total + here < want && (n = write(c, buf, sizeof buf)) > 0) here += n;
     total += here;
-    if (here < (1 << 20)) break;   /* the kernel takes no more */
+    /* A pair holds ~8 MiB with this host's buffer sysctls but ~0.7 MiB with
+       the kernel's defaults (net.core.wmem_max 208 KiB: the cgroup v2 VM). */
+    if (here < (64 << 10)) break;   /* the kernel takes no more */
   }
   printf("%ld\n", total); return 0; }
 """,
@@ -212,10 +214,9 @@ class RealHarness:
     def try_fork(self) -> bool:
         return self.run("fork")[0] == Outcome(0, None)
 
-    def pin_sockets(self, mib: int) -> int:
+    def pin_sockets(self, mib: int) -> tuple[Outcome, int | None]:
         outcome, output = self.run("pin", mib)
-        assert outcome == Outcome(0, None)
-        return int(output)
+        return outcome, int(output) if output.strip() else None
 
     def leave_files(self, mib: int) -> Outcome:
         return self.run("fill", self.tmpfs / "left", mib)[0]
