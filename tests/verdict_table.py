@@ -168,8 +168,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.verb == "compare":
         problems = compare(orjson.loads(args.first.read_bytes()), orjson.loads(args.second.read_bytes()))
+        cases = {problem.split(":")[0] for problem in problems}
         print(f"verdict table: A and B {'disagree' if problems else 'agree'} on "
-              f"{len(problems) if problems else len(CASES)} of {len(CASES)} cases "
+              f"{len(cases) if problems else len(CASES)} of {len(CASES)} cases "
               "(status, oom, tle, output_limit, exit code, signal; peaks within 1 MiB)")
         return 1 if problems else 0
     reference = orjson.loads(args.against.read_bytes()) if args.against else None

@@ -22,6 +22,17 @@ def on_v2_as_root() -> bool:
     return os.geteuid() == 0 and detect_version(CGROUP_ROOT) == "v2"
 
 
-needs_v2 = pytest.mark.skipif(
-    not on_v2_as_root(),
-    reason="needs root on a cgroup v2 host (.ci/v2-vm runs these in a cgroup v2 VM)")
+def swap_total() -> int:
+    """Bytes of swap this machine has (the VM stage adds a zram device)."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("SwapTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def skip_unless_v2() -> None:
+    """Called at the top of each module: one skip line per module elsewhere."""
+    if not on_v2_as_root():
+        pytest.skip("needs root on a cgroup v2 host (.ci/v2-vm runs these in a cgroup v2 VM)",
+                    allow_module_level=True)

@@ -16,21 +16,13 @@ from rustbox.limits import Limits
 from tests.cgroup_suite import *  # noqa: F401,F403  (the shared tests)
 from tests.cgroup_suite import CHARGE_BATCH, MiB, Outcome
 from tests.real_cgroup import RealHarness, bin_dir, tmpfs  # noqa: F401  (fixtures)
-from tests.v2 import needs_v2
+from tests.v2 import skip_unless_v2, swap_total
 
-pytestmark = needs_v2
+skip_unless_v2()
 BOX_ID = 902
 # Written out literally (not through shares_to_weight) so a wrong conversion
 # in the adapter shows here.
 WEIGHTS = {None: "100", 2: "1", 512: "20", 1024: "39", 262144: "10000"}
-
-
-def swap_total() -> int:
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("SwapTotal:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 class V2RealHarness(RealHarness):

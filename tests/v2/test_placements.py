@@ -26,9 +26,9 @@ import orjson
 import pytest
 
 from tests.conftest import REPO, RUSTBOX
-from tests.v2 import CGROUP_ROOT, needs_v2
+from tests.v2 import CGROUP_ROOT, skip_unless_v2
 
-pytestmark = needs_v2
+skip_unless_v2()
 KINDS = ("root", "delegated", "namespace")
 BOX = {"root": 44, "delegated": 45, "namespace": 46}
 NEEDED = ("memory", "cpu", "pids")

@@ -16,10 +16,9 @@ import orjson
 import pytest
 
 from tests.conftest import REPO, RUSTBOX
-from tests.v2 import needs_v2
-from tests.v2.test_cgroups_v2_real import swap_total
+from tests.v2 import skip_unless_v2, swap_total
 
-pytestmark = needs_v2
+skip_unless_v2()
 MiB = 1 << 20
 FIRST_UID = int(os.environ.get("RUSTBOX_FIRST_UID", "61000"))
 PROBLEMS = REPO / "testdata" / "problems"
