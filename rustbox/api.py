@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -64,6 +65,24 @@ class _Spawner:
 
 
 _spawn = _Spawner()
+# A run ends by its wall limit plus a second, and its set-up takes at most
+# about as long again (process.py): past twice the limit plus this, the
+# helper is taken for stuck.
+REPLY_GRACE = 5.0
+
+
+def _reply_timeout(limits: Limits) -> float | None:
+    return None if limits.wall_kill_at is None else 2 * limits.wall_kill_at + REPLY_GRACE
+
+
+def _answers_within(helper: subprocess.Popen, timeout: float | None) -> bool:
+    """Whether the helper's reply starts arriving within `timeout` seconds
+    (None: wait as long as it takes). Only one reply is ever outstanding,
+    so nothing of it sits in the reader's buffer yet."""
+    if timeout is None:
+        return True
+    ready, _, _ = select.select([helper.stdout], [], [], timeout)
+    return bool(ready)
 
 
 class Box:
@@ -121,6 +140,16 @@ class Box:
         helper = self._helper
         try:
             write_frame(helper.stdin, wire)
+            if not _answers_within(helper, _reply_timeout(request.limits)):
+                # The helper bounds every run itself (process.py); this is
+                # the last layer: a silent helper never hangs its caller.
+                # Killed outright (it did not keep its own bound); its PID
+                # namespace's init sees end of file and takes the run along.
+                helper.kill()
+                self.close()
+                return sandbox_failure(self.box_id, "the box helper did not answer in time "
+                                       "and was killed", self.cgroup_version,
+                                       request.limits.summary(), request.id)
             reply = read_frame(helper.stdout)
         except (OSError, ValueError, EOFError):
             reply = None

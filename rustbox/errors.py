@@ -6,6 +6,7 @@
      +-- HostSetupError     the host lacks something (cgroup controller, root)
      +-- CgroupError        a cgroup file could not be read or written
      +-- SetupError         a step in the child before exec failed (step, errno)
+     +-- RunEndError        a process of the run could not be ended and reaped in time
 
 `guarded(action)` is the one place an error becomes an exit status and one
 line on stderr (the CLI's verbs and the fast `run` path both go through it).
@@ -56,6 +57,10 @@ class SetupError(RustboxError):
     def errno_name(self) -> str:
         return _errno.errorcode.get(self.errno, str(self.errno))
 
+
+
+class RunEndError(RustboxError):
+    """A process of the run outlived SIGKILL (or its reaping) past the run's bound."""
 
 def guarded(action) -> int:
     """Run action() -> exit status, turning every error into one stderr line."""

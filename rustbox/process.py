@@ -19,6 +19,14 @@ run ends the cgroup is frozen and killed (daemons included) and the init
 killed, which empties the namespace; when the supervisor dies the init
 sees end of file and exits, taking the namespace along.
 
+A run ends whatever the program does: no wait of the supervisor is
+unbounded. Children the program makes with clone(CLONE_PARENT) are the
+supervisor's (siblings of the program, in its namespace): PidNamespace
+reaps them. A program ptrace()d by a process of the box stays a zombie
+only its tracer sees: the box is killed to get it back. The kill, the
+init's end and the set-up are bounded too, so the verdict comes by the
+wall limit plus a second.
+
 The child reports on a close-on-exec pipe (length-prefixed records): a
 set-up failure as (step, errno, detail), a step about to wait for someone
 else (a FIFO's other end), and the moment it joins the box cgroups, from
@@ -38,7 +46,7 @@ import time
 from . import mounts, namespaces as ns
 from .box import BoxDir
 from .cgroups import BoxCgroup
-from .errors import RustboxError, SetupError, UsageError
+from .errors import RunEndError, RustboxError, SetupError, UsageError
 from .limits import Limits
 from .request import DEFAULT_PATH, RunRequest
 from .verdict import SG, Verdict, classify, sandbox_failure
@@ -47,6 +55,13 @@ POLL_MAX = 0.010        # seconds between CPU checks far from the limit
 POLL_MIN = 0.0005       # ... and close to it
 SETUP_TIMEOUT = 10.0    # the child must reach exec within this
 KEYS_WAIT = 5.0         # ... of which waiting for an earlier run's keys to die
+# However a program ends (or refuses to), its run returns by its wall limit
+# plus a second: the rest of the box is killed and its processes reaped
+# within KILL_WITHIN of the program's end (or of the limit), the PID
+# namespace's init within STOP_WITHIN after that.
+KILL_WITHIN = 0.4
+KILL_MIN = 0.05
+STOP_WITHIN = 0.2
 SIGSYS = 31
 # Absolute paths the box shows by default: never copied in.
 _BOX_VISIBLE = mounts.HOST_VISIBLE + mounts.BOX_OWN
@@ -216,17 +231,19 @@ class Runner:
             os.close(setup_r)
             _program_main(self.box, request, prepared, setup_w)  # never returns
         os.close(setup_w)
+        program = _Program(pid)
         self.cgroup.prime_join()
         try:
             error, started = _read_setup(setup_r, _setup_timeout(request.limits))
             if error is not None:
-                self._end(pid)
+                self._end(program)
                 raise error
-            verdict = self._watch(pid, request.limits, started)
+            verdict = self._watch(program, request.limits, started)
         except BaseException:
-            self._end(pid)
+            self._end(program)
             raise
         finally:
+            program.close()
             os.close(setup_r)
             if kill_watch is not None:
                 # Ask before close(): the report arrives through the watcher.
@@ -235,58 +252,86 @@ class Runner:
                 kill_watch.close()
         return verdict
 
-    def _watch(self, pid: int, limits: Limits, started: float | None = None) -> Verdict:
-        pidfd = os.pidfd_open(pid)
+    def _watch(self, program: "_Program", limits: Limits, started: float | None = None) -> Verdict:
         poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
+        poller.register(program.pidfd, select.POLLIN)
         # From the moment the program joined its cgroups, as its CPU time is.
         start = time.monotonic() if started is None else started
         cpu_limit, wall_limit = limits.cpu_kill_at, limits.wall_kill_at
         cpus = limits.cpus or os.cpu_count() or 1
         killed_for_time = False
-        try:
-            while True:
-                elapsed = time.monotonic() - start
-                timeout = POLL_MAX
-                if cpu_limit is not None:
-                    cpu = self.cgroup.cpu_time()
-                    if cpu > cpu_limit:
-                        killed_for_time = True
-                        break
-                    # CPU time cannot grow faster than `cpus` per wall second.
-                    timeout = min(timeout, (cpu_limit - cpu) / cpus)
-                if wall_limit is not None:
-                    if elapsed > wall_limit:
-                        killed_for_time = True
-                        break
-                    timeout = min(timeout, wall_limit - elapsed)
-                if poller.poll(max(timeout, POLL_MIN) * 1000):
+        while True:
+            elapsed = time.monotonic() - start
+            timeout = POLL_MAX
+            if cpu_limit is not None:
+                cpu = self.cgroup.cpu_time()
+                if cpu > cpu_limit:
+                    killed_for_time = True
                     break
-        finally:
-            os.close(pidfd)
+                # CPU time cannot grow faster than `cpus` per wall second.
+                timeout = min(timeout, (cpu_limit - cpu) / cpus)
+            if wall_limit is not None:
+                if elapsed > wall_limit:
+                    killed_for_time = True
+                    break
+                timeout = min(timeout, wall_limit - elapsed)
+            if poller.poll(max(timeout, POLL_MIN) * 1000):
+                break  # the program has ended (all its threads)
+            # A clone(CLONE_PARENT) child of the program is a child of ours:
+            # reap those that ended as we go (a zombie holds a pid of pids.max).
+            self.pid_ns.reap(program)
+        end_by = time.monotonic() + KILL_WITHIN
         if killed_for_time:
-            self.cgroup.kill_all()
-        _, status = os.waitpid(pid, 0)
+            program.kill()
+            self._kill_box(end_by)
+        status = self._collect(program, end_by)
         wall_time = time.monotonic() - start
         # Children the program left behind (daemons too) go with the cgroup.
-        self.cgroup.kill_all()
+        self._kill_box(end_by)
+        self.pid_ns.reap(program)
         stats = self.cgroup.stats()
         return classify(self.box.box_id, limits, None if killed_for_time else status,
                         stats.cpu_time, wall_time, stats.memory_peak, stats.oom_kills,
                         killed_for_time, self.cgroup.version)
 
-    def _end(self, pid: int) -> None:
-        """Kill a program that must not go on, and everything it started."""
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-        self.cgroup.kill_all()
+    def _collect(self, program: "_Program", end_by: float) -> int:
+        """The program's wait status, by `end_by`. An ended program is
+        normally reaped at once; one that a process of the box ptrace()s
+        stays a zombie that only its tracer can see, for as long as the
+        tracer lives: killing the box hands it back to us."""
+        self.pid_ns.reap(program)
+        if program.status is None:
+            program.kill()
+            self._kill_box(end_by)
+        step = POLL_MIN
+        while program.status is None:
+            left = end_by - time.monotonic()
+            if left <= 0:
+                raise RunEndError(f"the program (pid {program.pid}) could not be reaped "
+                                  f"within {KILL_WITHIN} s of its end")
+            time.sleep(min(step, left))
+            step = min(step * 2, POLL_MAX)
+            self.pid_ns.reap(program)
+        return program.status
 
+    def _kill_box(self, end_by: float) -> None:
+        # At least a moment: SIGKILLed tasks take a little while to leave.
+        self.cgroup.kill_all(max(KILL_MIN, end_by - time.monotonic()))
+
+    def _end(self, program: "_Program") -> None:
+        """Kill a program that must not go on, and everything it started;
+        bounded, and best effort: the caller is already failing the run,
+        and the namespace's end (PidNamespace.stop) reaps what is left."""
+        end_by = time.monotonic() + KILL_WITHIN
+        program.kill()
+        try:
+            self._kill_box(end_by)
+        except RustboxError:
+            pass
+        while program.status is None and time.monotonic() < end_by:
+            self.pid_ns.reap(program)
+            if program.status is None:
+                time.sleep(POLL_MIN)
 
 def _setup_timeout(limits: Limits) -> float:
     """How long the child may take to reach exec (a FIFO's peer included):
@@ -437,6 +482,28 @@ class SpareNamespaces:
             self.host_netns = None
 
 
+class _Program:
+    """The run's program: a child of ours, signalled through a pidfd so that
+    a kill can never reach a later process that happens to reuse its pid."""
+
+    def __init__(self, pid: int):
+        if pid <= 0:
+            raise ValueError(f"not a child pid: {pid}")
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self.status: int | None = None   # its wait status, once reaped
+
+    def kill(self) -> None:
+        if self.status is None:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        os.close(self.pidfd)
+
+
 # The namespace's init: `cat` reading a pipe only the supervisor can write
 # to. It blocks until the supervisor closes the pipe or dies (end of file:
 # init gone -> namespace emptied). Started by posix_spawn (vfork: no copy
@@ -444,26 +511,39 @@ class SpareNamespaces:
 # Python init. It does not reap: a zombie orphan keeps its pid until the
 # run ends and the namespace goes with its init.
 INIT_ARGV = ("/usr/bin/cat",)
+_WALL = 0x40000000   # __WALL: wait for children whatever their exit signal
 
 
 class PidNamespace:
-    """The run's PID namespace, anchored by an init at pid 1.
+    """The run's PID namespace, anchored by an init at pid 1, and every
+    child of ours born in it.
 
     unshare(CLONE_NEWPID) makes the runner's next child pid 1 of a new
     namespace and every later child a member of it, so the programs the
-    runner clones are born inside it as the runner's own children.
+    runner clones are born inside it as the runner's own children. So are
+    the children a program makes with clone(CLONE_PARENT): their parent is
+    its parent. Nobody else reaps those, and the init, once killed, cannot
+    finish dying (nor its namespace empty) while one of them is a zombie:
+    `reap` collects them, and `stop` reaps while it waits for the init.
+    The runner's process may have other children (the API's caller, a test):
+    only children born in one of our namespaces are ever reaped here.
     """
 
     def __init__(self):
         self.init_pid: int | None = None
+        self._init_pidfd: int | None = None
         self._lifeline: int | None = None   # the write end of the init's stdin
         self._own_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        # Namespaces whose init is not reaped yet (the current one, and any
+        # whose init outlived stop()'s bound): ns inode -> (init pid, pidfd).
+        self._namespaces: dict[int, tuple[int, int]] = {}
 
     def ensure(self) -> None:
         if self.init_pid is not None:
-            if os.waitpid(self.init_pid, os.WNOHANG) == (0, 0):
+            self.reap()
+            if self.init_pid is not None:
                 return
-            self.init_pid = None  # died (killed from outside): make a new one
+            # died (killed from outside) and reaped: make a new one
         # unshare only works while our children still go to our own namespace.
         ns.setns(self._own_ns, ns.CLONE_NEWPID)
         try:
@@ -471,12 +551,14 @@ class PidNamespace:
         except OSError as exc:
             raise SetupError("unshare", exc.errno, "PID namespace") from None
         if os.path.exists(INIT_ARGV[0]):
-            self.init_pid = self._spawn_init()
+            pid = self._spawn_init()
         else:  # no coreutils cat: a cloned copy of ourselves, slower
             pid = ns.clone_process(0)
             if pid == 0:
                 _init_main()
-            self.init_pid = pid
+        self.init_pid, self._init_pidfd = pid, os.pidfd_open(pid)
+        inode = os.stat(f"/proc/{pid}/ns/pid").st_ino
+        self._namespaces[inode] = (pid, self._init_pidfd)
 
     def _spawn_init(self) -> int:
         read_end, self._lifeline = os.pipe2(os.O_CLOEXEC)
@@ -495,24 +577,118 @@ class PidNamespace:
         finally:
             os.close(read_end)
 
-    def stop(self) -> None:
-        """Kill the init: the kernel then kills every process in the namespace."""
-        if self.init_pid is None:
-            return
+    # -- reaping -----------------------------------------------------------
+
+    def reap(self, program: _Program | None = None) -> None:
+        """Reap every child of ours born in one of our namespaces that has
+        ended; never waits. The program's wait status goes to `program`."""
+        seen = set()
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT | _WALL)
+            except ChildProcessError:
+                return
+            if info is None:
+                return
+            pid = info.si_pid
+            if pid in seen or not self._born_here(pid, program):
+                # Someone else's child heads the queue and hides ours behind
+                # it: look past it, the slow way.
+                for pid in _zombie_children():
+                    if self._born_here(pid, program):
+                        self._reap_one(pid, program)
+                return
+            seen.add(pid)
+            self._reap_one(pid, program)
+
+    def _born_here(self, pid: int, program: _Program | None) -> bool:
+        if (program is not None and pid == program.pid) or any(
+                pid == init for init, _ in self._namespaces.values()):
+            return True
         try:
-            os.kill(self.init_pid, signal.SIGKILL)
-            os.waitpid(self.init_pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        self.init_pid = None
+            return os.stat(f"/proc/{pid}/ns/pid").st_ino in self._namespaces
+        except OSError:
+            return False
+
+    def _reap_one(self, pid: int, program: _Program | None) -> None:
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG | _WALL)
+        except ChildProcessError:
+            return
+        if reaped != pid:
+            return
+        if program is not None and pid == program.pid:
+            program.status = status
+        for inode, (init, pidfd) in list(self._namespaces.items()):
+            if pid == init:  # that namespace is empty and gone
+                del self._namespaces[inode]
+                os.close(pidfd)
+                if pid == self.init_pid:
+                    self.init_pid = self._init_pidfd = None
+                    self._close_lifeline()
+
+    # -- ending ------------------------------------------------------------
+
+    def stop(self, timeout: float = STOP_WITHIN) -> None:
+        """Kill the init: the kernel then kills every process in the
+        namespace, and the init finishes dying once each is reaped (ours
+        too: we reap while we wait). Bounded: an init still dying after
+        `timeout` is reaped later, by a later reap()."""
+        if self.init_pid is not None:
+            try:
+                signal.pidfd_send_signal(self._init_pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            init_pidfd = self._init_pidfd
+            deadline = time.monotonic() + timeout
+            step = POLL_MIN
+            while True:
+                self.reap()
+                if self.init_pid is None:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                # Readable once the init is a zombie; until then we poll for
+                # zombies of ours that it waits for.
+                select.select([init_pidfd], [], [], min(step, left))
+                step = min(step * 2, POLL_MAX)
+            # Still dying: it stays in _namespaces, for a later reap().
+            self.init_pid = self._init_pidfd = None
+        self._close_lifeline()
+        if self._namespaces:
+            self.reap()
+
+    def _close_lifeline(self) -> None:
         if self._lifeline is not None:
             os.close(self._lifeline)
             self._lifeline = None
 
     def close(self) -> None:
+        self.stop()
+        for _, pidfd in self._namespaces.values():
+            os.close(pidfd)
+        self._namespaces.clear()
         if self._own_ns is not None:
             os.close(self._own_ns)
             self._own_ns = None
+
+
+def _zombie_children() -> list[int]:
+    """Our children that have ended, read from /proc (this kernel may lack
+    /proc/PID/task/TID/children); only when waitid cannot show them."""
+    me, found = os.getpid(), []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == b"Z" and int(fields[1]) == me:
+            found.append(int(entry.name))
+    return found
 
 
 def _init_main() -> None:

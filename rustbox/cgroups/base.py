@@ -13,7 +13,9 @@ Life of a run, as process.py drives it:
     fds = cg.join_fds()      opened O_WRONLY in the supervisor; the child
                              writes b"0" to each as its last step before exec
     cg.cpu_time()            polled by the supervisor (cheap: pread on an fd)
-    cg.kill_all()            every task of the box, daemons included
+    cg.kill_all(timeout)     every task of the box, daemons included; a task
+                             still there after `timeout` s is a CgroupError
+                             (never a wait without end)
     cg.stats()               CgroupStats of this run (deltas since reset)
     cg.destroy()             at cleanup
 
@@ -86,7 +88,7 @@ class BoxCgroup(ABC):
     def pids(self) -> list[int]: ...
 
     @abstractmethod
-    def kill_all(self) -> None: ...
+    def kill_all(self, timeout: float = 5.0) -> None: ...
 
     @abstractmethod
     def destroy(self) -> None: ...

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from ..errors import CgroupError
 from ..limits import Limits
@@ -46,7 +47,8 @@ CGROUPSPY_CONTROLLERS = ("memory", "cpu", "cpuacct")
 CFS_PERIOD_US = 100_000
 DEFAULT_SHARES = 1024
 FREEZE_TIMEOUT = 1.0
-EMPTY_TIMEOUT = 2.0
+EMPTY_TIMEOUT = 0.2       # per kill pass; kill_all makes passes until its timeout
+KILL_TIMEOUT = 5.0        # kill_all's default bound (the runner passes a shorter one)
 RECLAIM_ABOVE = 1 << 20   # bytes left charged by an earlier run worth reclaiming
 TCP_LIMIT = "memory.kmem.tcp.limit_in_bytes"
 TCP_PEAK = "memory.kmem.tcp.max_usage_in_bytes"
@@ -260,31 +262,37 @@ class V1BoxCgroup(BoxCgroup):
 
     # -- ending -----------------------------------------------------------
 
-    def kill_all(self) -> None:
+    def kill_all(self, timeout: float = KILL_TIMEOUT) -> None:
         """Freeze (so nothing forks while we kill), SIGKILL, thaw, wait.
 
-        A frozen task cannot fork, so one pass kills a fork bomb; the loop
-        is for a task that joined between our read and the freeze.
+        A frozen task cannot fork, so one pass kills a fork bomb; further
+        passes are for a task that joined between our read and the freeze.
+        Every wait is bounded by `timeout` in all: a task that will not
+        freeze (uninterruptible sleep) is killed anyway, one that will not
+        die is a CgroupError, never a hang.
         """
         state = self._file("freezer", "freezer.state")
         if not os.path.exists(self.paths["freezer"]):
             return
-        for _ in range(5):
+        deadline = time.monotonic() + timeout
+        while True:
             if self._empty():
                 return
             _files.write_text(state, "FROZEN")
-            # A task in uninterruptible sleep can hold FREEZING; kill anyway.
-            _files.wait_until(lambda: _files.read_text(state).strip() == "FROZEN",
-                              FREEZE_TIMEOUT)
-            for pid in self.pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            _files.write_text(state, "THAWED")
-            if _files.wait_until(lambda: not self.pids(), EMPTY_TIMEOUT):
+            try:
+                _files.wait_until(lambda: _files.read_text(state).strip() == "FROZEN",
+                                  min(FREEZE_TIMEOUT, _left(deadline)))
+                for pid in self.pids():
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            finally:
+                _files.write_text(state, "THAWED")
+            if _files.wait_until(lambda: not self.pids(), min(EMPTY_TIMEOUT, _left(deadline))):
                 return
-        raise CgroupError(f"processes {self.pids()} of {self.name} survive SIGKILL")
+            if _left(deadline) <= 0:
+                raise CgroupError(f"processes {self.pids()} of {self.name} survive SIGKILL")
 
     def destroy(self) -> None:
         self.kill_all()
@@ -309,6 +317,10 @@ class V1BoxCgroup(BoxCgroup):
         _files.close_fds(self._join_fds or ())
         _files.close_fds([fd for fd in (self._usage_fd, self._prime_fd) if fd is not None])
         self._join_fds = self._usage_fd = self._prime_fd = None
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 def _unlimited(value: int) -> bool:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from ..errors import CgroupError, HostSetupError
 from ..limits import Limits
@@ -41,7 +42,8 @@ from .placement import Placement
 NEEDED = ("memory", "cpu", "pids")
 CPU_PERIOD_US = 100_000
 DEFAULT_WEIGHT = 100
-EMPTY_TIMEOUT = 2.0
+FREEZE_TIMEOUT = 1.0
+KILL_TIMEOUT = 5.0        # kill_all's default bound (the runner passes a shorter one)
 RECLAIM_ABOVE = 1 << 20   # bytes left charged by an earlier run worth reclaiming
 
 
@@ -255,21 +257,25 @@ class V2BoxCgroup(BoxCgroup):
 
     # -- ending -----------------------------------------------------------
 
-    def kill_all(self) -> None:
+    def kill_all(self, timeout: float = KILL_TIMEOUT) -> None:
+        """Every task of the box, bounded by `timeout` in all (a task that
+        will not die is a CgroupError, never a hang)."""
         if not os.path.isdir(self.path) or not self.pids():
             return
+        deadline = time.monotonic() + timeout
         if os.path.exists(self._file("cgroup.kill")):
             # One write kills every task, forks in flight included.
             _files.write_text(self._file("cgroup.kill"), 1)
         else:
-            self._freeze_and_kill()
-        if not _files.wait_until(lambda: not self.pids(), EMPTY_TIMEOUT):
+            self._freeze_and_kill(min(FREEZE_TIMEOUT, timeout))
+        if not _files.wait_until(lambda: not self.pids(),
+                                 max(0.0, deadline - time.monotonic())):
             raise CgroupError(f"processes {self.pids()} of {self.name} survive the kill")
 
-    def _freeze_and_kill(self) -> None:
+    def _freeze_and_kill(self, freeze_timeout: float) -> None:
         _files.write_text(self._file("cgroup.freeze"), 1)
         _files.wait_until(lambda: _files.keyed_value(
-            _files.read_text(self._file("cgroup.events")), "frozen") == 1, 1.0)
+            _files.read_text(self._file("cgroup.events")), "frozen") == 1, freeze_timeout)
         for pid in self.pids():
             try:
                 os.kill(pid, signal.SIGKILL)
