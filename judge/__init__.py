@@ -6,8 +6,14 @@
 The public surface is re-exported here; the modules behind it are private.
 Exports load on first use, so `judge submit` (and `import judge.queue`)
 does not load the grader and the sandbox.
+
+Log records go to the "judge" loggers; like any library, nothing is shown
+unless the application configures logging (`judge worker` does).
 """
+import logging
 from importlib import import_module
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _EXPORTS = {
     "grade_submission": "grader", "resolve_time_limit": "grader",

@@ -41,6 +41,11 @@ class CompileLimits:
     memory_mib: int = 2048           # limits.compilation_memory
     output_mib: int = 256            # largest file the compiler may write
 
+    @property
+    def wall_time(self) -> float:
+        """The compile's wall clock limit (compilers wait on the disk)."""
+        return self.time * 2 + 5
+
 
 @dataclass
 class Program:
@@ -262,7 +267,7 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: C
         # The box's own files are root's: let the compiler write next to them.
         os.chown(box.path, box.uid, box.uid)
         verdict = box.run(compile_argv,
-                          Limits(time=limits.time, wall_time=limits.time * 2 + 5,
+                          Limits(time=limits.time, wall_time=limits.wall_time,
                                  mem=limits.memory_mib << 20, processes=language.compile_processes,
                                  fsize=limits.output_mib << 20, open_files=256,
                                  quota=COMPILE_QUOTA),

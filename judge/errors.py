@@ -4,6 +4,9 @@
      +-- ProblemError        the problem package is broken (names the file)
      +-- LanguageError       unknown language, bad languages TOML, missing compiler
      +-- SubmissionError     the submission file is missing or unreadable
+     +-- SandboxFailure      the sandbox failed under a grading (a run came back XX,
+                             a box helper died): says nothing about the submission;
+                             a queue worker grades it again instead of storing JE
 """
 from __future__ import annotations
 
@@ -30,4 +33,8 @@ class SubmissionError(JudgeError):
     """A submission that cannot even be read."""
 
 
-__all__ = ["JudgeError", "ProblemError", "LanguageError", "SubmissionError"]
+class SandboxFailure(JudgeError):
+    """A box run of the grading ended XX: the grading is void, not a verdict."""
+
+
+__all__ = ["JudgeError", "ProblemError", "LanguageError", "SubmissionError", "SandboxFailure"]

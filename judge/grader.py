@@ -12,6 +12,15 @@ freshly emptied box of its own.
 `on_reject: break` is honoured exactly: tests run ahead in parallel, but a
 rejection cancels the tests it cuts that have not started, and results
 past the cut are dropped before aggregation (scoring.aggregate).
+
+Two promises to whoever runs a grading (the queue worker relies on both):
+- The sandbox failing under a run (a box helper died, XX) is never a
+  verdict: every box the grading borrows raises SandboxFailure instead, so
+  a JE is only ever what the package or the submission caused.
+- `grading_budget()` says how long the grading can take at most, by
+  phase, and grade_submission announces it (progress "budget") before it
+  runs anything, so a caller can tell a hung grading from a long one.
+Interrupted (Ctrl-C), a grading starts no further test and kills its runs.
 """
 from __future__ import annotations
 
@@ -21,6 +30,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +41,7 @@ from rustbox.verdict import ML, OK, OL, RE, SG, TO, XX
 from . import scoring
 from .build import (BuildResult, CompileLimits, Program, ValidatorCache, _read_box_file, build,
                     detect_language, source_files)
-from .errors import JudgeError, ProblemError
+from .errors import JudgeError, ProblemError, SandboxFailure
 from .hostpaths import HostPaths
 from .languages import PROGRAM_DIR, LanguageTable, load_languages
 from .problem import Problem, TestCase, load_problem
@@ -39,6 +49,11 @@ from .validators import FEEDBACK_DIR, Judgement, compare, interpret
 from .verdicts import AC, CE, JE, OLE, WA, from_status
 
 DEFAULT_TIME_LIMIT = 1.0
+# grading_budget: beyond its wall limit, what one box run may take (helper
+# start, kill and reap, copying files in and out), and the rest of a
+# grading (reading the package and the answers, aggregating).
+RUN_MARGIN = 2.0
+SETUP_MARGIN = 30.0
 STDERR_TAIL = 400
 QUOTA_INODES = 1000         # files a test's or validator's box may hold
 
@@ -110,6 +125,44 @@ def _one_line(text: str) -> str:
     return (errors or lines)[0][:300]
 
 
+class _CheckedBox:
+    """A borrowed box whose runs never come back XX: the sandbox failing is
+    SandboxFailure, so that it can never become a test's or a compile's JE."""
+
+    def __init__(self, box):
+        self._box = box
+
+    def __getattr__(self, name):
+        return getattr(self._box, name)
+
+    def run(self, *args, **kwargs):
+        verdict = self._box.run(*args, **kwargs)
+        if verdict.status == "XX":
+            raise SandboxFailure(f"box {self._box.box_id}: {verdict.message}")
+        return verdict
+
+
+def grading_budget(problem: Problem, time_limit: float) -> dict[str, float]:
+    """The longest a grading of `problem` can take, by phase, in seconds: as if
+    every run went to its wall limit (the one rustbox kills at for the CPU
+    limit Grader.limits_for gives), one after the other (tests run in
+    parallel only finish sooner). A phase the grader gains (more passes,
+    interactors, reruns) adds its part here."""
+    limits = problem.limits
+    compile_run = CompileLimits(limits.compilation_time).wall_time + RUN_MARGIN
+    tests = len(problem.tests())
+    validators = len(problem.custom_validators)
+    parts = {"setup": SETUP_MARGIN}
+    if validators:
+        parts["validator builds"] = validators * compile_run
+    parts["compile"] = compile_run
+    parts["tests"] = tests * (Limits(time=time_limit).wall_kill_at + RUN_MARGIN)
+    if validators:
+        parts["validation"] = tests * validators * (
+            Limits(time=limits.validation_time).wall_kill_at + RUN_MARGIN)
+    return parts
+
+
 class Grader:
     """One submission's grading: holds the problem, the build and the boxes."""
 
@@ -126,11 +179,16 @@ class Grader:
         self._lock = threading.Lock()
         self.quota = box_quota(problem)
 
+    @contextmanager
+    def _box(self):
+        with self.pool.box() as box:
+            yield _CheckedBox(box)
+
     # ---- building ----------------------------------------------------
 
     def compile_submission(self, source: Path, language, workdir: Path) -> BuildResult:
         limits = self.problem.limits
-        with self.pool.box() as box:
+        with self._box() as box:
             return build(source, language, self.table, box,
                          CompileLimits(limits.compilation_time, limits.compilation_memory),
                          workdir, limits.memory)
@@ -140,7 +198,7 @@ class Grader:
         for source in self.problem.custom_validators:
             try:
                 language = detect_language(source, self.table, None)
-                with self.pool.box() as box:
+                with self._box() as box:
                     result = self.cache.get(source, language, self.table, box,
                                             CompileLimits(limits.compilation_time, limits.compilation_memory),
                                             limits.validation_memory)
@@ -174,7 +232,7 @@ class Grader:
         with self._lock:
             if test.name in self._cut:
                 return None
-        with self.pool.box() as box:
+        with self._box() as box:
             box.clear()
             shutil.copyfile(test.input, box.path / "input")
             os.chmod(box.path / "input", 0o644)
@@ -235,15 +293,13 @@ class Grader:
 
     def _time_message(self, verdict) -> str:
         """Which limit the run hit: a program that sleeps or blocks is killed
-        by the wall clock with little CPU time used, and must be told so.
-        (No measured figure here: the test's cpu_time and wall_time say them,
-        and the same run must give the same message.)"""
+        by the wall clock with little CPU time used, and must be told so."""
         if verdict.message == "wall time limit exceeded":
             wall = (verdict.limits or {}).get("wall_time")
             limit = f" of {wall:g} s" if wall else ""
-            return (f"over the wall time limit{limit} while under the CPU time limit of "
-                    f"{self.time_limit:g} s (the program waited, slept or blocked)")
-        return f"over the time limit of {self.time_limit:g} s"
+            return (f"over the wall time limit{limit} with CPU time {verdict.cpu_time:.3f} s "
+                    f"of {self.time_limit:g} s (the program waited, slept or blocked)")
+        return f"over the time limit of {self.time_limit:g} s (CPU time {verdict.cpu_time:.3f} s)"
 
     def validate(self, box, test: TestCase, output: bytes) -> Judgement:
         if test.name not in self.answers:
@@ -283,7 +339,8 @@ class Grader:
         tests = self.problem.tests()
         results: dict[str, TestResult] = {}
         done = 0
-        with ThreadPoolExecutor(max_workers=max(1, len(self.pool))) as executor:
+        executor = ThreadPoolExecutor(max_workers=max(1, len(self.pool)))
+        try:
             futures = [(test, executor.submit(self.run_test, program, test)) for test in tests]
             for test, future in futures:
                 result = future.result()
@@ -293,6 +350,13 @@ class Grader:
                 done += 1
                 if self.progress:
                     self.progress("test", {"test": result.to_dict(), "done": done, "total": len(tests)})
+        except BaseException:
+            # Ctrl-C, or a test that raised: start no further test. The runs
+            # in progress end with their wall limit, or at once when the
+            # caller closes its pool with kill=True.
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        executor.shutdown()
         return results
 
     # ---- aggregating -------------------------------------------------
@@ -317,14 +381,16 @@ def grade_submission(problem_dir, source_path, language=None, time_limit=None, p
     time_limit   seconds (else problem.yaml's limits.time_limit, else 1 s)
     pool         a rustbox BoxPool to borrow boxes from (else one per core,
                  closed afterwards)
-    progress     called as progress(event, data): ("compiled", {"compile": {...}})
-                 then ("test", {"test": {...}, "done": k, "total": n}) per test
+    progress     called as progress(event, data): ("budget", {"seconds": S, "parts":
+                 {phase: s}}) first (grading_budget), then ("compiled", {"compile":
+                 {...}}), then ("test", {"test": {...}, "done": k, "total": n}) per test
     languages    a LanguageTable (else the built-in table)
     cache_dir    where built validators are kept (else ~/.cache/rustbox-judge)
     timings      if a dict, filled with where the wall time went (benchmarks)
 
     A broken package raises ProblemError; a bad language or a missing source
-    raises another JudgeError. The submission's own failures are verdicts.
+    raises another JudgeError; the sandbox failing under a run raises
+    SandboxFailure. The submission's own failures are verdicts.
     """
     started = time.monotonic()
     problem = problem_dir if isinstance(problem_dir, Problem) else load_problem(problem_dir)
@@ -343,6 +409,9 @@ def grade_submission(problem_dir, source_path, language=None, time_limit=None, p
     cache = ValidatorCache(cache_dir or default_cache_dir())
     host_paths = (HostPaths().add(workdir / "build", PROGRAM_DIR).add(workdir, "<tmp>")
                   .add_cache(cache.root).add(problem.path, problem.short_name))
+    if progress:
+        parts = grading_budget(problem, limit)
+        progress("budget", {"seconds": sum(parts.values()), "parts": parts})
     try:
         grader = Grader(problem, pool, table, limit, cache, progress, host_paths)
         grader.build_validators()
@@ -374,6 +443,11 @@ def grade_submission(problem_dir, source_path, language=None, time_limit=None, p
             timings.update(_timings(started, compile_started, compile_ended, tests_ended,
                                     [results[n] for n in counted]))
         return result
+    except BaseException:
+        if own_pool:            # Ctrl-C, or a failure: runs in progress end now
+            pool.close(kill=True)
+            own_pool = False
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if own_pool:
@@ -401,4 +475,5 @@ def _timings(started, compile_started, compile_ended, tests_ended, results) -> d
             "program_cpu_sum": sum(r.cpu_time for r in results), "runs": len(results)}
 
 
-__all__ = ["grade_submission", "resolve_time_limit", "Grader", "TestResult", "DEFAULT_TIME_LIMIT"]
+__all__ = ["grade_submission", "grading_budget", "resolve_time_limit", "Grader", "TestResult",
+           "DEFAULT_TIME_LIMIT"]

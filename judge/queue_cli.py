@@ -2,10 +2,15 @@
 
 judge/cli.py registers `COMMANDS`; `python -m judge.queue_cli` runs them
 alone. The queue URL comes from `--queue`, else `$JUDGE_QUEUE`, else
-`sqlite:///var/lib/rustbox/queue.db`. Bad input is one line on stderr and
-exit 2; `submit` exits 3 when `--id` is taken by a different submission (an
-identical one is a retried submit: exit 0, enqueued once); `result` exits 0
-for a graded submission, 1 for a failed or still pending one.
+`sqlite:///var/lib/rustbox/queue.db`. Every error is one line on stderr.
+
+Exit status: 0 done (`result`: the submission was graded); 1 `result` of a
+submission that failed or is still pending; 2 bad input, or a queue that
+cannot do what was asked; 3 `submit --id` names a different submission
+already taken (an identical one is a retried submit: exit 0, enqueued
+once); 4 the queue is unavailable (Redis unreachable for --timeout
+seconds, a full disk, a locked or read-only SQLite file): nothing was
+changed, try again later.
 """
 from __future__ import annotations
 
@@ -21,18 +26,27 @@ import orjson
 
 from .errors import JudgeError
 from .queue import QueueError, Submission, SubmissionConflict, new_id, open_queue, valid_id
-from .queue.base import DEFAULT_LEASE, DONE, InvalidSubmission
+from .queue.base import CLI_TIMEOUT, DEFAULT_LEASE, DEFAULT_TIMEOUT, DONE, InvalidSubmission
 from .queue.factory import DEFAULT_QUEUE_URL
-from .worker import (Worker, WorkerConfig, default_worker_id, install_signal_handlers,
-                     open_pool)
+from .worker import (DEFAULT_MAX_GRADING, Worker, WorkerConfig, default_worker_id,
+                     install_signal_handlers, open_pool)
 
 DEFAULT_GRADER = "judge.grader:grade_submission"
 
 
 class QueueCliError(click.ClickException):
-    """One line on stderr, exit 2."""
+    """One line on stderr; exit 2, or the queue error's own status."""
 
     exit_code = 2
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @classmethod
+    def of(cls, exc: QueueError) -> "QueueCliError":
+        return cls(str(exc), exc.exit_code)
 
 
 class ConflictError(QueueCliError):
@@ -48,11 +62,17 @@ def _queue_option(fn):
         help="sqlite:///path/queue.db or redis://host:port/db ($JUDGE_QUEUE).")(fn)
 
 
-def _open(url: str, create: bool = True):
+def _timeout_option(help_text: str):
+    return click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                        metavar="S", help=help_text)
+
+
+def _open(url: str, timeout: float | None = None, create: bool = True):
     try:
-        return open_queue(url, create=create)
+        return open_queue(url, create=create,
+                          timeout=CLI_TIMEOUT if timeout is None else timeout)
     except QueueError as exc:
-        raise QueueCliError(str(exc)) from None
+        raise QueueCliError.of(exc) from None
 
 
 def load_grader(spec: str):
@@ -73,7 +93,8 @@ def load_grader(spec: str):
 @click.option("--id", "submission_id", metavar="ID",
               help="Use this id (a retried submit with the same id is enqueued once).")
 @_queue_option
-def submit(problem_dir, submission, language, time_limit, submission_id, queue_url):
+@_timeout_option(f"Give up on an unreachable queue after S seconds (default {CLI_TIMEOUT:g}).")
+def submit(problem_dir, submission, language, time_limit, submission_id, queue_url, timeout):
     """Enqueue SUBMISSION (a file, or a directory as `judge run` takes) for
     PROBLEM_DIR; prints the submission id.
 
@@ -102,13 +123,14 @@ def submit(problem_dir, submission, language, time_limit, submission_id, queue_u
                              submission.name, **common)
     except InvalidSubmission as exc:
         raise QueueCliError(str(exc)) from None
-    with _open(queue_url) as queue:
-        try:
-            queue.enqueue(sub)
-        except SubmissionConflict as exc:
-            raise ConflictError(str(exc)) from None
-        except QueueError as exc:
-            raise QueueCliError(str(exc)) from None
+    queue = _open(queue_url, timeout)
+    try:
+        queue.enqueue(sub)
+        queue.close()
+    except SubmissionConflict as exc:
+        raise ConflictError(str(exc)) from None
+    except QueueError as exc:
+        raise QueueCliError.of(exc) from None
     click.echo(sub.id)
 
 
@@ -153,8 +175,18 @@ def _read_text(path: Path) -> str:
 @click.option("--worker-id", default=None, metavar="NAME", help="Default: HOST:PID.")
 @click.option("--grader", default=DEFAULT_GRADER, show_default=True, metavar="MODULE:FUNC",
               help="The grade function.")
-def worker(queue_url, boxes, problems_dir, parallel, lease, grace, worker_id, grader):
-    """Consume the queue until stopped (SIGTERM: finish, then exit)."""
+@click.option("--max-grading", type=click.FloatRange(min=0, min_open=True),
+              default=DEFAULT_MAX_GRADING, show_default=True, metavar="S",
+              help="Fail a grading after S seconds if its grader states no bound of its own "
+                   "(the judge's grader does: from the problem's limits).")
+def worker(queue_url, boxes, problems_dir, parallel, lease, grace, worker_id, grader,
+           max_grading):
+    """Consume the queue until stopped (SIGTERM or Ctrl-C: finish, then exit 0;
+    a second one: give back what is held, then exit 0).
+
+    Exit 2 when it cannot start (bad options, busy boxes, not root) or the
+    queue broke under it (a store error waiting cannot fix), 4 when the
+    queue was unreachable at start; an unavailable store later is waited out."""
     from rustbox.privileges import NotRootError, require_root
     try:
         require_root("judge worker")
@@ -172,47 +204,52 @@ def worker(queue_url, boxes, problems_dir, parallel, lease, grace, worker_id, gr
         raise QueueCliError(str(exc)) from None
     config = WorkerConfig(worker_id=worker_id or default_worker_id(),
                           parallel=parallel or len(box_ids), problems_dir=problems_dir,
-                          lease=lease, grace=grace)
+                          lease=lease, grace=grace, max_grading=max_grading)
     stop, abort = threading.Event(), threading.Event()
     install_signal_handlers(stop, abort)
-    queue = _open(queue_url)
+    queue = _open(queue_url, DEFAULT_TIMEOUT)      # a worker rides out a Redis restart
     try:
         pool = open_pool(box_ids)
     except RustboxError as exc:
         queue.close()
         raise QueueCliError(f"cannot open boxes {boxes or 'one per core'}: {exc}") from None
     runner = Worker(queue, grade, config, pool)
+    log = logging.getLogger("judge.worker")
     try:
         stats = runner.run(stop, abort)
-        queue.retire(config.worker_id)
-    except QueueError as exc:
-        raise QueueCliError(str(exc)) from None
     finally:
         # Submissions given back mid-run: end their programs now.
-        pool.close(kill=runner.stats.interrupted)
-        queue.close()
-    logging.getLogger("judge.worker").info(
-        "worker %s stopped: %d done, %d failed, %d graded but stored first by another "
-        "worker, %d returned to the queue", config.worker_id, stats.done, stats.failed,
-        stats.duplicates, stats.released)
+        pool.close(kill=runner.stats.interrupted or runner.stats.error is not None)
+        try:
+            queue.retire(config.worker_id)
+            queue.close()
+        except QueueError as exc:
+            log.warning("worker %s: closing the queue: %s", config.worker_id, exc)
+    log.info("worker %s stopped: %d done, %d failed (%d past their bound), %d graded but "
+             "stored first by another worker, %d returned to the queue, %d given back after "
+             "a sandbox failure", config.worker_id, stats.done, stats.failed, stats.overdue,
+             stats.duplicates, stats.released, stats.retried)
+    if stats.error is not None:
+        raise QueueCliError(f"the worker stopped: {stats.error}")
 
 
 @click.command()
 @click.argument("submission_id", metavar="ID")
 @_queue_option
 @click.option("--wait", is_flag=True, help="Block until the submission has a result.")
-@click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="S",
-              help="With --wait: give up after S seconds.")
+@_timeout_option(f"Give up after S seconds: on an unreachable queue (default {CLI_TIMEOUT:g}), "
+                 "and with --wait on a result that does not come (default: never).")
 def result(submission_id, queue_url, wait, timeout):
     """Print the stored result of submission ID as JSON."""
-    with _open(queue_url, create=False) as queue:
-        try:
-            if wait:
-                record = queue.wait_result(submission_id, timeout)
-            else:
-                record = queue.result(submission_id)
-        except QueueError as exc:
-            raise QueueCliError(str(exc)) from None
+    queue = _open(queue_url, timeout, create=False)
+    try:
+        if wait:
+            record = queue.wait_result(submission_id, timeout)
+        else:
+            record = queue.result(submission_id)
+        queue.close()
+    except QueueError as exc:
+        raise QueueCliError.of(exc) from None
     if record is None:
         record = {"submission": submission_id, "state": "pending"}
     click.echo(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode())

@@ -3,6 +3,10 @@
 Workers are threads, each owning one box at a time through the BoxPool; a
 verdict line is written and flushed the moment it is known, so a judge can
 stream results. A bad spec line becomes an XX verdict for its id alone.
+
+Ctrl-C or SIGTERM: no new run starts, the runs in progress are killed (and
+print no verdict: the program did not fail, we stopped it), the boxes are
+released and the summary line says what ran and how many runs were cut.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from .box import box_root, check_box_id
 from .errors import RustboxError, UsageError
 from .request import RunRequest
 from .text import plural
-from .verdict import OK, Verdict, sandbox_failure
+from .verdict import OK, XX, Verdict, sandbox_failure
 
 
 def parse_box_ids(text: str) -> list[int]:
@@ -46,6 +50,7 @@ class BatchSummary:
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
     lost: str | None = None    # why verdict lines could not be written, if they could not
+    cut: int = 0            # runs in progress when interrupted, killed without a verdict
 
     @property
     def total(self) -> int:
@@ -59,7 +64,7 @@ class BatchSummary:
         elapsed = time.monotonic() - self.started
         parts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
         rate = self.total / elapsed if elapsed > 0 else 0.0
-        tail = " (interrupted)" if self.interrupted else ""
+        tail = f" (interrupted; {self.cut} cut short)" if self.interrupted else ""
         if self.lost:
             tail += f"; verdicts could not be written to stdout ({self.lost}): stopped"
         return (f"batch: {plural(self.total, 'run')} ({parts or 'none'}) in {elapsed:.2f} s, "
@@ -142,6 +147,10 @@ def run_batch(source, box_ids: list[int], parallel: int, cg: str, out, err=sys.s
             except Exception as exc:  # noqa: BLE001 - one line's fault never stops the batch
                 verdict = sandbox_failure(-1, f"internal error: {type(exc).__name__}: {exc}",
                                           id=spec_id)
+            if specs.stopped and verdict.status == XX:
+                with write_lock:        # killed by the interruption, not failed
+                    summary.cut += 1
+                return
             emit(verdict)
 
     threads = [threading.Thread(target=worker, daemon=True)
@@ -158,6 +167,9 @@ def run_batch(source, box_ids: list[int], parallel: int, cg: str, out, err=sys.s
     finally:
         if own_pool:
             pool.close(kill=summary.interrupted)  # a killed helper takes its run with it
+            if summary.interrupted:
+                for thread in threads:    # their runs are dead: they end at once
+                    thread.join(1.0)
             for box in pool.boxes:
                 if box.box_id in fresh:
                     box.cleanup()

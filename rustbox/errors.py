@@ -7,6 +7,7 @@
      +-- CgroupError        a cgroup file could not be read or written
      +-- SetupError         a step in the child before exec failed (step, errno)
      +-- RunEndError        a process of the run could not be ended and reaped in time
+     +-- RunStopped         the run was ended early: its supervisor was told to stop
 
 `guarded(action)` is the one place an error becomes an exit status and one
 line on stderr (the CLI's verbs and the fast `run` path both go through it).
@@ -61,6 +62,11 @@ class SetupError(RustboxError):
 
 class RunEndError(RustboxError):
     """A process of the run outlived SIGKILL (or its reaping) past the run's bound."""
+
+
+class RunStopped(RustboxError):
+    """The supervisor was told to stop mid-run (its box closed): the program
+    was killed and reaped; the run says nothing about the program."""
 
 def guarded(action) -> int:
     """Run action() -> exit status, turning every error into one stderr line."""

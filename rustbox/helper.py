@@ -59,16 +59,24 @@ def main(args: list[str]) -> None:
     from .session import BoxSession, JoinWarmer
     from .verdict import sandbox_failure
 
+    import select
     import signal
 
     import prctl
     prctl.set_pdeathsig(signal.SIGKILL)  # never outlive the process that owns us
 
-    def stop(signum, frame):
-        # Unwinds the run in progress: its program is killed and reaped, then
-        # the box's init, so nothing is left for anyone else to clean up.
-        raise SystemExit(0)
-    signal.signal(signal.SIGTERM, stop)
+    # Signals. The helper runs in a session of its own (Box starts it so), so
+    # a terminal's Ctrl-C or a SIGTERM to its owner's process group never
+    # reaches it; SIGINT is ignored besides. SIGTERM is how the owner says
+    # "stop now" (Box.close(kill=True)): it only wakes the helper (a byte on
+    # the wake-up pipe), which then ends the run in progress at a safe point
+    # (Runner's stop_fd: kill, reap, RunStopped), answers and exits. Nothing
+    # is ever unwound from inside a signal handler.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    wake_r, wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     box_id, root, cg = int(args[0]), args[1] or None, args[2]
 
     control_in = os.fdopen(0, "rb", buffering=0)
@@ -78,16 +86,18 @@ def main(args: list[str]) -> None:
         write_frame(out, obj)
 
     try:
-        session = BoxSession(box_id, cg, root).open()
+        session = BoxSession(box_id, cg, root, stop_fd=wake_r).open()
     except RustboxError as exc:
         send({"error": str(exc), "kind": type(exc).__name__})
         return
     send({"ready": True, "path": str(session.box.path), "cgroup": session.cgroup.version})
     session.runner.prepare_next()
     try:
-        while True:
+        while not stopping:
             # The next request usually comes soon: keep the cgroup join warm.
-            JoinWarmer.until_readable(session.cgroup, control_in, JoinWarmer.AFTER_RUN)
+            JoinWarmer.until_readable(session.cgroup, [control_in, wake_r], JoinWarmer.AFTER_RUN)
+            if stopping or wake_r in select.select([control_in, wake_r], [], [])[0]:
+                break
             try:
                 wire = read_frame(control_in)
                 if wire is None:
@@ -96,7 +106,10 @@ def main(args: list[str]) -> None:
             except (ValueError, TypeError, EOFError, RustboxError) as exc:
                 send(sandbox_failure(box_id, f"bad request: {exc}").to_dict())
                 continue
-            send(session.run(request).to_dict())   # a failed run is its XX verdict
+            try:
+                send(session.run(request).to_dict())   # a failed run is its XX verdict
+            except BrokenPipeError:
+                break               # the owner is gone or stopped listening
             session.runner.prepare_next()
     finally:
         session.close()

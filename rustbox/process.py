@@ -46,7 +46,7 @@ import time
 from . import mounts, namespaces as ns
 from .box import BoxDir
 from .cgroups import BoxCgroup
-from .errors import RunEndError, RustboxError, SetupError, UsageError
+from .errors import RunEndError, RunStopped, RustboxError, SetupError, UsageError
 from .limits import Limits
 from .request import DEFAULT_PATH, RunRequest
 from .verdict import SG, Verdict, classify, sandbox_failure
@@ -63,6 +63,7 @@ KILL_WITHIN = 0.4
 KILL_MIN = 0.05
 STOP_WITHIN = 0.2
 SIGSYS = 31
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 # Absolute paths the box shows by default: never copied in.
 _BOX_VISIBLE = mounts.HOST_VISIBLE + mounts.BOX_OWN
 
@@ -82,8 +83,10 @@ class _Prepared:
 class Runner:
     """Runs programs in one box from a single-threaded process."""
 
-    def __init__(self, box: BoxDir, cgroup: BoxCgroup):
-        self.box, self.cgroup = box, cgroup
+    def __init__(self, box: BoxDir, cgroup: BoxCgroup, stop_fd: int | None = None):
+        # stop_fd readable: end the run in progress at once (RunStopped);
+        # the box helper's signal wake-up pipe.
+        self.box, self.cgroup, self.stop_fd = box, cgroup, stop_fd
         self.spare_ns = SpareNamespaces()
         self.pid_ns = PidNamespace()
         self.root = mounts.PreparedRoot(str(box.mount_point), str(box.path))
@@ -219,11 +222,16 @@ class Runner:
         if prepared.filter is not None:
             from .seccomp_kills import KillWatcher, forbidden_message
             kill_watch = KillWatcher(self.box.uid, host_netns=self.spare_ns.host_netns)
+        # No Ctrl-C or SIGTERM (their handlers raise) between the clone and
+        # the `try` that ends the program: a program nobody reaps keeps its
+        # PID namespace's init from dying. The child unblocks them itself.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             # Net, IPC, UTS (SpareNamespaces) and PID are new already; the
             # mount namespace is a copy of the prepared root, made here.
             pid = ns.clone_process(ns.CLONE_NEWNS)
         except OSError as exc:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             os.close(setup_r)
             os.close(setup_w)
             raise SetupError("clone", exc.errno) from None
@@ -232,13 +240,16 @@ class Runner:
             _program_main(self.box, request, prepared, setup_w)  # never returns
         os.close(setup_w)
         program = _Program(pid)
-        self.cgroup.prime_join()
         try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a pending one is raised here
+            self.cgroup.prime_join()
             error, started = _read_setup(setup_r, _setup_timeout(request.limits))
             if error is not None:
                 self._end(program)
                 raise error
             verdict = self._watch(program, request.limits, started)
+        except RunStopped:
+            raise                   # ended and reaped already
         except BaseException:
             self._end(program)
             raise
@@ -255,11 +266,13 @@ class Runner:
     def _watch(self, program: "_Program", limits: Limits, started: float | None = None) -> Verdict:
         poller = select.poll()
         poller.register(program.pidfd, select.POLLIN)
+        if self.stop_fd is not None:
+            poller.register(self.stop_fd, select.POLLIN)
         # From the moment the program joined its cgroups, as its CPU time is.
         start = time.monotonic() if started is None else started
         cpu_limit, wall_limit = limits.cpu_kill_at, limits.wall_kill_at
         cpus = limits.cpus or os.cpu_count() or 1
-        killed_for_time = False
+        killed_for_time = stopped = False
         while True:
             elapsed = time.monotonic() - start
             timeout = POLL_MAX
@@ -275,16 +288,23 @@ class Runner:
                     killed_for_time = True
                     break
                 timeout = min(timeout, wall_limit - elapsed)
-            if poller.poll(max(timeout, POLL_MIN) * 1000):
-                break  # the program has ended (all its threads)
+            events = poller.poll(max(timeout, POLL_MIN) * 1000)
+            if events:
+                # The program has ended (all its threads), or we must stop.
+                stopped = any(fd == self.stop_fd for fd, _ in events)
+                break
             # A clone(CLONE_PARENT) child of the program is a child of ours:
             # reap those that ended as we go (a zombie holds a pid of pids.max).
             self.pid_ns.reap(program)
         end_by = time.monotonic() + KILL_WITHIN
-        if killed_for_time:
+        if killed_for_time or stopped:
             program.kill()
             self._kill_box(end_by)
         status = self._collect(program, end_by)
+        if stopped:
+            self._kill_box(end_by)
+            self.pid_ns.reap(program)
+            raise RunStopped("the run was stopped: its box was closed")
         wall_time = time.monotonic() - start
         # Children the program left behind (daemons too) go with the cgroup.
         self._kill_box(end_by)

@@ -69,7 +69,7 @@ class JoinWarmer:
     * `JoinWarmer(box_id, cg)`: from a thread while a one-shot command starts
       up; stopped before any clone, so the process is single-threaded again
       when it forks.
-    * `JoinWarmer.until_readable(cgroup, stream, seconds)`: the box helper
+    * `JoinWarmer.until_readable(cgroup, streams, seconds)`: the box helper
       after a run, while it waits for the next request (a judge's next test
       usually comes within AFTER_RUN; an idle box stops).
     """
@@ -100,13 +100,13 @@ class JoinWarmer:
         self._thread.join()
 
     @classmethod
-    def until_readable(cls, cgroup, stream, seconds: float) -> None:
-        """Warm until `stream` has data or `seconds` have passed."""
+    def until_readable(cls, cgroup, streams: list, seconds: float) -> None:
+        """Warm until one of `streams` has data or `seconds` have passed."""
         import select
         import time
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if select.select([stream], [], [], cls.EVERY)[0]:
+            if select.select(streams, [], [], cls.EVERY)[0]:
                 return
             cgroup.prime_join()
 
@@ -118,9 +118,9 @@ class BoxSession:
     the box helper makes the next run's while it waits (Runner.prepare_next).
     """
 
-    def __init__(self, box_id: int, cg: str = "auto", root=None):
+    def __init__(self, box_id: int, cg: str = "auto", root=None, stop_fd: int | None = None):
         self.box = BoxDir(box_id, root)
-        self.cg = cg
+        self.cg, self.stop_fd = cg, stop_fd   # stop_fd: see Runner
         self.lock = self.cgroup = self.runner = None
 
     def open(self) -> "BoxSession":
@@ -133,7 +133,7 @@ class BoxSession:
                     self.cgroup.create()
             else:
                 self.cgroup = _initialise(self.box, self.cg)
-            self.runner = Runner(self.box, self.cgroup)
+            self.runner = Runner(self.box, self.cgroup, stop_fd=self.stop_fd)
         except BaseException:
             self.close()
             raise

@@ -3,8 +3,11 @@
 A contest site enqueues a `Submission`; a worker claims it with a lease
 (a `Claim`), keeps the lease alive with heartbeats while it grades, and ends
 it with exactly one of: `complete` (the judge's result), `fail` (the
-submission cannot be graded: unknown problem or language), or `release`
-(give it back untouched, e.g. on shutdown). A claim whose worker goes silent
+submission cannot be graded: unknown problem or language), `retry` (this
+attempt failed for a reason that is not the submission's, e.g. the sandbox
+failed under it: back to the queue, counted as a delivery, the reason kept
+for when it is given up) or `release` (give it back untouched, e.g. on
+shutdown: not counted). A claim whose worker goes silent
 for longer than its lease is handed to the next worker that asks, so a
 crashed worker loses nothing. Results are stored once per submission id:
 the first `complete`/`fail` wins, later ones are no-ops. An id names one
@@ -12,12 +15,18 @@ submission for good: enqueueing it again with the same content is a no-op
 (a retried submit), with other content a `SubmissionConflict`.
 
 Backends (sqlite.py, redis.py) implement `Queue`; `factory.open_queue(url)`
-is the only place that picks one.
+is the only place that picks one. Every backend takes `timeout`: how long
+one call keeps trying a backend that cannot answer (Redis down or
+restarting, a SQLite file locked by another process) before it raises
+QueueUnavailable. A worker waits long (DEFAULT_TIMEOUT), a command line
+short (CLI_TIMEOUT).
 
-Errors:
+Errors (every backend failure is one of these, never the driver's own):
     QueueError              the queue could not do what was asked -> exit 2
      +-- InvalidSubmission  a message that is not a valid submission (reason)
-     +-- QueueUnavailable   the backend is unreachable (after retries)
+     +-- QueueUnavailable   the store cannot be used now: unreachable after
+     |                      `timeout`, a full disk, a read-only or locked
+     |                      file -> exit 4 (try again later)
      +-- UnknownSubmission  no submission with that id
      +-- SubmissionConflict the id is taken by a different submission
 """
@@ -42,6 +51,8 @@ MAX_SOURCE_BYTES = 1 << 20          # a contest source file is far smaller (a di
 MAX_FILES = 100                     # files of one directory submission
 DEFAULT_LEASE = 30.0                # seconds a claim lives without a heartbeat
 DEFAULT_MAX_DELIVERIES = 3          # deliveries before a submission is given up
+DEFAULT_TIMEOUT = 120.0             # a worker rides out a Redis restart this long
+CLI_TIMEOUT = 10.0                  # a command line gives up on the queue sooner
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -57,7 +68,10 @@ class InvalidSubmission(QueueError):
 
 
 class QueueUnavailable(QueueError):
-    """The backend could not be reached, even after retrying."""
+    """The store cannot be used now (unreachable, full, read-only, locked);
+    retrying later may succeed."""
+
+    exit_code = 4
 
 
 class UnknownSubmission(QueueError):
@@ -230,6 +244,17 @@ class Entry:
         return asdict(self)
 
 
+def given_up_reason(deliveries: int, last_worker: str | None = None,
+                    last_reason: str | None = None) -> str:
+    """Why a submission delivered `deliveries` times without a result is failed."""
+    times = f"{deliveries} delivery" if deliveries == 1 else f"{deliveries} deliveries"
+    if last_reason:
+        return f"given up after {times} without a result; the last: {last_reason}"
+    last = f" (last: {last_worker})" if last_worker else ""
+    return (f"given up after {times} without a result: the workers holding it "
+            f"stopped or crashed{last}")
+
+
 def failure_record(submission_id: str, reason: str, *, worker: str | None,
                    problem: str | None = None, language: str | None = None,
                    state: str = FAILED) -> dict:
@@ -237,14 +262,6 @@ def failure_record(submission_id: str, reason: str, *, worker: str | None,
     return {"submission": submission_id, "state": state, "problem": problem,
             "language": language, "verdict": None, "error": reason,
             "worker": worker, "finished_at": time.time()}
-
-
-def given_up_reason(deliveries: int, last_worker: str | None = None) -> str:
-    """Why a submission delivered `deliveries` times without a result is failed."""
-    times = f"{deliveries} delivery" if deliveries == 1 else f"{deliveries} deliveries"
-    last = f" (last: {last_worker})" if last_worker else ""
-    return (f"given up after {times} without a result: the workers holding it "
-            f"stopped or crashed{last}")
 
 
 class Queue(ABC):
@@ -285,6 +302,12 @@ class Queue(ABC):
     @abstractmethod
     def release(self, claim: Claim) -> None:
         """Give the submission back to the queue now, not counted as a delivery."""
+
+    @abstractmethod
+    def retry(self, claim: Claim, reason: str) -> None:
+        """Give the submission back to the queue now, counted as a delivery: this
+        attempt failed, not the submission. A submission given up after
+        max_deliveries says the last such reason. No-op if the claim is not ours."""
 
     @abstractmethod
     def result(self, submission_id: str) -> dict | None:

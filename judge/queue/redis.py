@@ -2,7 +2,9 @@
 
 Keys (prefix `judge`, or `?prefix=NAME` in the URL):
     {p}:stream    the submissions; fields `id`, `data` (Submission JSON) and,
-                  for a released message, `prior` (deliveries before it)
+                  for a released message, `prior` (deliveries before it) and,
+                  for one given back by `retry`, `reason` (why that delivery
+                  came to nothing)
     group `workers` on the stream, one consumer per worker
     {p}:index     hash id -> {problem, language, enqueued_at, fingerprint}: every
                   id ever enqueued (makes enqueue idempotent, a different
@@ -15,8 +17,10 @@ is the message's idle time: a heartbeat re-claims it for the same consumer
 (resetting the idle time), and `XAUTOCLAIM` hands a message idle longer than
 the lease to another worker. A result is stored, acknowledged and deleted
 from the stream in one Lua script, so completing twice stores one result.
-Every call goes through `_call`, which reconnects with exponential backoff
-while Redis restarts; the server must persist (AOF) for nothing to be lost.
+Every call goes through `_call`, which reconnects with redis-py's own
+`Retry` and `ExponentialBackoff` while Redis restarts, for at most `timeout`
+seconds (a worker's default: 2 minutes; the command line's: 10 s), then
+raises QueueUnavailable; the server must persist (AOF) for nothing to be lost.
 """
 from __future__ import annotations
 
@@ -26,10 +30,10 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import orjson
 import redis
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
-from .base import (DEAD, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, QUEUED,
+from .base import (DEAD, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DEFAULT_TIMEOUT, DONE, QUEUED,
                    RUNNING, STATES, Claim, Entry, InvalidSubmission, Queue, QueueError,
                    QueueUnavailable, Submission, SubmissionConflict, UnknownSubmission,
                    failure_record, given_up_reason, valid_id)
@@ -39,6 +43,31 @@ log = logging.getLogger("judge.queue")
 GROUP = "workers"
 _MAX_BLOCK = 5.0            # longest single XREADGROUP wait (s); socket timeout is above it
 _SOCKET_TIMEOUT = 15.0
+_CONNECT_TIMEOUT = 5.0      # one connection attempt (a host that drops packets)
+
+
+class _UntilDeadline(ExponentialBackoff):
+    """Waits between reconnection attempts: 0.1 s doubling to 5 s, the last
+    one cut short at the deadline (a Retry that never gives up by count
+    ends when `remaining()` is 0)."""
+
+    def __init__(self, deadline: float):
+        super().__init__(cap=5.0, base=0.05)
+        self.deadline = deadline
+
+    def remaining(self) -> float:
+        return max(self.deadline - time.monotonic(), 0.0)
+
+    def compute(self, failures: int) -> float:
+        return min(super().compute(failures), self.remaining())
+
+
+# Replies that mean "this server cannot serve writes right now" (out of
+# memory, a replica during failover): the queue is unavailable, not broken.
+_TRANSIENT = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError,
+              redis.exceptions.TryAgainError, redis.exceptions.ClusterDownError)
+# A wrong password or user is not going to heal by waiting.
+_PERMANENT = (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError)
 
 # 1 when added; else the index entry already there (its fingerprint decides
 # between a retried submit and a conflict).
@@ -66,8 +95,9 @@ redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
 return 1
 """
 
-# Put the message back at the tail, carrying its earlier deliveries minus
-# this one (a release is not a failed delivery).
+# Put the message back at the tail, carrying its earlier deliveries: minus
+# this one for a release (ARGV[4] = 0: not a failed delivery), with it and
+# its reason for a retry (ARGV[4] = 1, ARGV[5] = the reason).
 _RELEASE = """
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
@@ -79,10 +109,15 @@ local fields, prior = {}, 0
 local f = m[1][2]
 for i = 1, #f, 2 do
   if f[i] == 'prior' then prior = tonumber(f[i + 1]) or 0
-  else fields[#fields + 1] = f[i]; fields[#fields + 1] = f[i + 1] end
+  elseif f[i] ~= 'reason' then fields[#fields + 1] = f[i]; fields[#fields + 1] = f[i + 1] end
 end
+local counted = tonumber(ARGV[4])
 fields[#fields + 1] = 'prior'
-fields[#fields + 1] = tostring(prior + p[1][4] - 1)
+fields[#fields + 1] = tostring(prior + p[1][4] - 1 + counted)
+if counted == 1 then
+  fields[#fields + 1] = 'reason'
+  fields[#fields + 1] = ARGV[5]
+end
 redis.call('XADD', KEYS[1], '*', unpack(fields))
 return 1
 """
@@ -116,18 +151,23 @@ def parse_url(url: str) -> tuple[str, str]:
 
 
 class RedisQueue(Queue):
-    def __init__(self, url: str, reconnect_timeout: float = 120.0):
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT):
         self.url = url
         client_url, prefix = parse_url(url)
-        self.reconnect_timeout = reconnect_timeout
+        self.timeout = timeout
         self.stream = f"{prefix}:stream"
         self.index = f"{prefix}:index"
         self.results = f"{prefix}:results"
         self.dead = f"{prefix}:dead"
+        # One attempt never outlasts the whole timeout; a read outlasts the
+        # longest blocking XREADGROUP.
+        connect = min(_CONNECT_TIMEOUT, timeout)
+        read = max(min(_SOCKET_TIMEOUT, timeout), _MAX_BLOCK + 1.0)
         try:
-            # Retries are ours (_call): the client's own would hide the backoff.
+            # The client itself does not retry: _call does, around whole
+            # calls, so that the time bound and the log lines are ours.
             self._redis = redis.Redis.from_url(
-                client_url, socket_timeout=_SOCKET_TIMEOUT, socket_connect_timeout=5,
+                client_url, socket_timeout=read, socket_connect_timeout=connect,
                 retry=Retry(NoBackoff(), 0), decode_responses=False)
         except ValueError as exc:
             raise QueueError(f"invalid queue URL {url!r}: {exc}") from None
@@ -149,26 +189,39 @@ class RedisQueue(Queue):
                 raise
 
     def _call(self, fn, *args, **kwargs):
-        """fn(*args) with reconnection: exponential backoff up to the timeout."""
-        delay, started = 0.05, time.monotonic()
+        """fn(*args, **kwargs), reconnecting with exponential backoff for at
+        most `timeout` seconds (BusyLoadingError, Redis reading its AOF, is a
+        ConnectionError too), then QueueUnavailable."""
+        started = time.monotonic()
+        backoff = _UntilDeadline(started + self.timeout)
+        retry = Retry(backoff, -1, supported_errors=(redis.ConnectionError, redis.TimeoutError))
+
+        def retryable(exc) -> bool:
+            return not isinstance(exc, _PERMANENT) and backoff.remaining() > 0
+
+        def log_failure(exc, count: int) -> None:
+            log.warning("redis at %s unreachable (%s); retrying in %.2fs",
+                        self.url, exc, backoff.compute(count))
+
         while True:
             try:
-                return fn(*args, **kwargs)
+                return retry.call_with_retry(lambda: fn(*args, **kwargs), log_failure,
+                                             is_retryable=retryable, with_failure_count=True)
+            except _PERMANENT as exc:
+                raise QueueError(f"redis at {self.url}: {exc}") from None
             except (redis.ConnectionError, redis.TimeoutError) as exc:
-                # BusyLoadingError (Redis reading its AOF) is a ConnectionError.
                 waited = time.monotonic() - started
-                if waited + delay > self.reconnect_timeout:
-                    raise QueueUnavailable(f"redis at {self.url} unreachable for "
-                                           f"{waited:.0f}s: {exc}") from None
-                log.warning("redis at %s unreachable (%s); retrying in %.2fs",
-                            self.url, exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                raise QueueUnavailable(f"redis at {self.url} unreachable for "
+                                       f"{waited:.0f}s: {exc}") from None
             except redis.ResponseError as exc:
                 if "NOGROUP" in str(exc):  # the stream or group vanished (data loss)
                     log.warning("consumer group missing on %s; recreating it", self.url)
-                    self._ensure_group()
+                    self._call(self._ensure_group)
                     continue
+                if isinstance(exc, _TRANSIENT):
+                    raise QueueUnavailable(f"redis at {self.url}: {exc}") from None
+                raise QueueError(f"redis at {self.url}: {exc}") from None
+            except redis.RedisError as exc:
                 raise QueueError(f"redis at {self.url}: {exc}") from None
 
     # -- Queue ------------------------------------------------------------
@@ -240,7 +293,11 @@ class RedisQueue(Queue):
         attempt = delivered + _count(fields.get(b"prior"))
         claim = Claim(submission, worker, msg_id, attempt, time.time())
         if attempt > max_deliveries:
-            reason = given_up_reason(attempt - 1)
+            # `reason` tells of the delivery before this entry was added; it
+            # is the last one only on this entry's first delivery.
+            last = fields.get(b"reason") if delivered == 1 else None
+            reason = given_up_reason(attempt - 1, None,
+                                     last.decode("utf-8", "replace") if last else None)
             self._store(claim, failure_record(submission.id, reason, worker=worker,
                                               problem=submission.problem,
                                               language=submission.language))
@@ -279,7 +336,12 @@ class RedisQueue(Queue):
                                      orjson.dumps(record)]))
 
     def release(self, claim: Claim) -> None:
-        self._call(self._release, keys=[self.stream], args=[GROUP, claim.receipt, claim.worker])
+        self._call(self._release, keys=[self.stream],
+                   args=[GROUP, claim.receipt, claim.worker, 0, ""])
+
+    def retry(self, claim: Claim, reason: str) -> None:
+        self._call(self._release, keys=[self.stream],
+                   args=[GROUP, claim.receipt, claim.worker, 1, reason])
 
     def retire(self, worker: str) -> None:
         """Forget a stopping worker's consumer, unless it still holds messages."""

@@ -8,6 +8,11 @@ row. A lease is a deadline (`lease_until`, wall clock seconds) in the row;
 a running row past its deadline is claimable again, which is how a killed
 worker's submission comes back. All processes must share one machine (and
 one clock): SQLite's locking is not safe on network filesystems.
+
+A store that cannot take a write now (a full disk, an I/O error, a
+read-only file, a lock held longer than `timeout`) raises QueueUnavailable
+and the transaction leaves nothing behind; a file that is not a healthy
+database raises QueueError. Never sqlite3's own exceptions.
 """
 from __future__ import annotations
 
@@ -20,9 +25,10 @@ import uuid
 
 import orjson
 
-from .base import (DEAD, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, FAILED, QUEUED,
-                   RUNNING, STATES, Claim, Entry, InvalidSubmission, Queue, QueueError,
-                   Submission, SubmissionConflict, UnknownSubmission, failure_record,
+from .base import (DEAD, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DEFAULT_TIMEOUT, DONE, FAILED,
+                   QUEUED, RUNNING, STATES, Claim, Entry, InvalidSubmission, Queue, QueueError,
+                   QueueUnavailable, Submission, SubmissionConflict, UnknownSubmission,
+                   failure_record,
                    given_up_reason)
 
 _SCHEMA = """
@@ -40,17 +46,29 @@ CREATE TABLE IF NOT EXISTS submissions (
     enqueued_at REAL NOT NULL,
     finished_at REAL,
     result      BLOB,                                -- done/failed record JSON
-    reason      TEXT                                 -- why failed or dead
+    reason      TEXT                                 -- why failed or dead; queued: why
+                                                     -- its last delivery came to nothing
 );
 CREATE INDEX IF NOT EXISTS submissions_by_state ON submissions(state, seq);
 CREATE INDEX IF NOT EXISTS submissions_by_lease ON submissions(state, lease_until);
 """
 
 _POLL = 0.1   # seconds between looks while a claim blocks
+# SQLite's primary result codes for a store that may work again later:
+# BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, PROTOCOL.
+_UNAVAILABLE = {5, 6, 7, 8, 10, 13, 15}
+
+
+def _full_hint(path: str) -> str:
+    try:
+        fs = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return ""
+    return " (the file system is full)" if fs.f_bavail * fs.f_frsize < (64 << 10) else ""
 
 
 class SqliteQueue(Queue):
-    def __init__(self, path: str, busy_timeout: float = 30.0, create: bool = True):
+    def __init__(self, path: str, timeout: float = DEFAULT_TIMEOUT, create: bool = True):
         self.url = f"sqlite://{path}"
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
@@ -62,34 +80,52 @@ class SqliteQueue(Queue):
                 os.makedirs(directory, exist_ok=True)
             # mode=rw: never create the file when asked not to (it may vanish meanwhile).
             target = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode={'rwc' if create else 'rw'}"
-            self._db = sqlite3.connect(target, uri=True, timeout=busy_timeout, isolation_level=None,
+            self._db = sqlite3.connect(target, uri=True, timeout=timeout, isolation_level=None,
                                        check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
             raise QueueError(f"cannot open the SQLite queue {path}: {exc}") from None
+        except sqlite3.Error as exc:
+            raise self._error(exc, "cannot open the SQLite queue") from None
         # One connection per queue object; the lock makes it safe to share
         # between a worker's grading threads and its heartbeat thread.
         self._lock = threading.Lock()
 
+    def _error(self, exc: sqlite3.Error, what: str = "the SQLite queue") -> QueueError:
+        code = getattr(exc, "sqlite_errorcode", None)
+        kind = QueueUnavailable if code is not None and code & 0xFF in _UNAVAILABLE else QueueError
+        # SQLite says "disk I/O error" when it cannot even make its -shm file.
+        return kind(f"{what} {self.path}: {exc}{'' if 'full' in str(exc) else _full_hint(self.path)}")
+
     # -- one transaction -------------------------------------------------
     def _write(self, fn, *args):
-        """Run fn(db, *args) inside BEGIN IMMEDIATE ... COMMIT."""
+        """Run fn(db, *args) inside BEGIN IMMEDIATE ... COMMIT; all or nothing."""
         with self._lock:
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
-                out = fn(db, *args)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            return out
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    out = fn(db, *args)
+                    db.execute("COMMIT")     # a full disk fails here too (the WAL grows)
+                except BaseException:
+                    if db.in_transaction:
+                        try:
+                            db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass             # SQLite rolled back already
+                    raise
+                return out
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
 
     def _read(self, sql: str, args=()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
 
     # -- Queue ------------------------------------------------------------
     def enqueue(self, submission: Submission) -> bool:
@@ -139,16 +175,16 @@ class SqliteQueue(Queue):
             now = time.time()
             # Expired leases first: they are older than anything still queued.
             row = db.execute(
-                "SELECT seq, id, body, deliveries, worker FROM submissions"
+                "SELECT seq, id, body, deliveries, worker, reason FROM submissions"
                 " WHERE state = ? AND lease_until < ? ORDER BY lease_until LIMIT 1",
                 (RUNNING, now)).fetchone()
             if row is None:
                 row = db.execute(
-                    "SELECT seq, id, body, deliveries, worker FROM submissions"
+                    "SELECT seq, id, body, deliveries, worker, reason FROM submissions"
                     " WHERE state = ? ORDER BY seq LIMIT 1", (QUEUED,)).fetchone()
             if row is None:
                 return None
-            seq, sub_id, body, deliveries, last_worker = row
+            seq, sub_id, body, deliveries, last_worker, last_reason = row
             try:
                 submission = Submission.from_json(body)
             except InvalidSubmission as exc:
@@ -157,7 +193,7 @@ class SqliteQueue(Queue):
                            (DEAD, str(exc), worker, now, seq))
                 continue
             if deliveries >= max_deliveries:
-                reason = given_up_reason(deliveries, last_worker)
+                reason = given_up_reason(deliveries, last_worker, last_reason)
                 record = failure_record(sub_id, reason, worker=last_worker,
                                         problem=submission.problem,
                                         language=submission.language)
@@ -167,7 +203,7 @@ class SqliteQueue(Queue):
                 continue
             receipt = uuid.uuid4().hex
             db.execute("UPDATE submissions SET state = ?, deliveries = deliveries + 1,"
-                       " worker = ?, receipt = ?, lease_until = ? WHERE seq = ?",
+                       " worker = ?, receipt = ?, lease_until = ?, reason = NULL WHERE seq = ?",
                        (RUNNING, worker, receipt, now + lease, seq))
             return Claim(submission, worker, receipt, deliveries + 1, now)
 
@@ -206,6 +242,14 @@ class SqliteQueue(Queue):
                        " worker = NULL, receipt = NULL, lease_until = NULL"
                        " WHERE id = ? AND receipt = ? AND state = ?",
                        (QUEUED, claim.submission.id, claim.receipt, RUNNING))
+        self._write(give_back)
+
+    def retry(self, claim: Claim, reason: str) -> None:
+        def give_back(db):
+            # `reason` on a queued row: why its last delivery came to nothing.
+            db.execute("UPDATE submissions SET state = ?, worker = NULL, receipt = NULL,"
+                       " lease_until = NULL, reason = ? WHERE id = ? AND receipt = ? AND state = ?",
+                       (QUEUED, reason, claim.submission.id, claim.receipt, RUNNING))
         self._write(give_back)
 
     def result(self, submission_id: str) -> dict | None:
@@ -250,4 +294,7 @@ class SqliteQueue(Queue):
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            try:
+                self._db.close()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None

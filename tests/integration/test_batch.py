@@ -92,6 +92,42 @@ def test_sigterm_mid_batch_leaves_nothing_behind(tmp_path):
     assert box_mounts() == []
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_to_the_process_group_stops_the_batch_at_once(tmp_path, signum):
+    """A terminal's Ctrl-C (SIGINT) or `systemctl stop` (SIGTERM) reaches the
+    whole process group: the box helpers must not die of it mid-run (a
+    traceback, XX lines, a run left behind); the batch stops within a second,
+    prints no verdict for the runs it cut, and says what ran (issue 10.1)."""
+    spec = tmp_path / "spec.jsonl"
+    lines = [orjson.dumps({"id": "quick", "argv": ["/bin/true"]})]
+    lines += [orjson.dumps({"id": f"s{i}", "argv": SPIN, "time": 5}) for i in range(4)]
+    spec.write_bytes(b"\n".join(lines) + b"\n")
+    proc = subprocess.Popen([*RUSTBOX, "batch", str(spec), "--boxes", "32-33"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and box_processes([32, 33]).count("\n") < 2:
+        time.sleep(0.05)
+    if box_processes([32, 33]).count("\n") != 2:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"the batch never started its runs: {out}, {err}")
+    os.killpg(proc.pid, signum)
+    began = time.monotonic()
+    out, err = proc.communicate(timeout=20)
+    took = time.monotonic() - began
+    assert took < 1.5, took
+    assert box_processes([32, 33]) == ""
+    assert [orjson.loads(line)["id"] for line in out.splitlines()] == ["quick"]
+    text = err.decode()
+    assert "Traceback" not in text
+    assert text.strip().splitlines()[-1].startswith("batch: 1 run (1 OK) in ")
+    assert text.strip().endswith("(interrupted; 2 cut short)")
+    assert proc.returncode == 1
+    for box in (32, 33):
+        assert not os.path.exists(f"/sys/fs/cgroup/memory/rustbox/box-{box}")
+
+
 def test_batch_reads_stdin_and_keeps_ids(tmp_path):
     lines = b"\n".join(orjson.dumps({"id": i, "argv": ["/bin/true"]}) for i in range(3))
     proc = subprocess.run([*RUSTBOX, "batch", "-", "--boxes", "34"], input=lines,

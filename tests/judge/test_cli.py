@@ -26,28 +26,14 @@ def test_run_json_prints_only_the_contract_json():
     assert data["verdict"] == "AC" and data["language"] == "cpp" and len(data["tests"]) == 32
 
 
-def test_run_readable_output_is_a_summary_and_the_failing_tests():
+def test_run_readable_output_has_a_table_then_the_json():
     result = invoke("run", str(PROBLEMS / "distinctpair"),
                     str(PROBLEMS / "distinctpair/submissions/wrong_answer/equal_halves.py"), *BOXES)
     assert result.exit_code == 0, result.output
     assert "time limit 1 s (from the problem.yaml)" in result.output
-    assert "failing tests" in result.output and "the two numbers are equal" in result.output
     assert "verdict: WA (wrong answer)" in result.output
-    assert "\n{" not in result.output                  # the JSON is --json's
-
-
-def test_run_summary_names_the_slowest_test_and_the_peak_memory_and_all_shows_every_test():
-    aplusb = PROBLEMS / "aplusb"
-    result = invoke("run", str(aplusb), str(aplusb / "submissions/accepted/sum.py"), *BOXES)
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    assert len(lines) <= 6, result.output
-    assert lines[-2] == "verdict: AC (accepted)"
-    summary = lines[-1]
-    assert summary.startswith(f"{len(list((aplusb / 'data').rglob('*.in')))} tests judged: ")
-    assert " AC; slowest " in summary and " s of 1 s; peak memory " in summary and "MiB (" in summary
-    full = invoke("run", str(aplusb), str(aplusb / "submissions/accepted/sum.py"), "--all", *BOXES).output
-    assert "sample/1 " in full and "secret/001 " in full
+    assert "the two numbers are equal" in result.output
+    assert json.loads(result.output[result.output.index("\n{") + 1:])["verdict"] == "WA"
 
 
 def test_verify_passes_and_derives_the_time_limit():
@@ -106,3 +92,40 @@ def test_parse_boxes_refuses_what_rustbox_refuses(text):
         parse_box_ids(text)
     with pytest.raises(UsageError):
         parse_boxes(text)
+
+
+def test_ctrl_c_on_judge_run_stops_at_once_with_a_summary():
+    """Ctrl-C in a terminal (SIGINT to the whole process group, box helpers
+    included) mid-tests: no traceback from anyone, the runs end, one line
+    says what ran, exit 130 (issue 10.1)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from judge_helpers import REPO
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "judge", "run", str(PROBLEMS / "aplusb"),
+         str(PROBLEMS / "aplusb/submissions/accepted/sum.py"), "--boxes", "812-813"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        while b"compile: OK" not in proc.stdout.readline():
+            assert proc.poll() is None
+        time.sleep(0.5)                       # among the 122 tests
+        os.killpg(proc.pid, signal.SIGINT)
+        began = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - began
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 130
+    assert len(lines) == 1 and lines[0].startswith("judge: interrupted after "), lines
+    assert " of 122 tests (" in lines[0] and "AC)" in lines[0]
+    assert took < 2.5, took                   # ran to the end before: 60 s and more
+    left = subprocess.run(["pgrep", "-u", "61812,61813"], capture_output=True, text=True)
+    assert left.stdout == ""

@@ -9,6 +9,10 @@ what should happen in the submission itself:
     "raise:MESSAGE"        the grader refuses it (e.g. unknown language)
     "box:S:VERDICT"        hold a box of the pool for S seconds (S = "env":
                            $FAKE_GRADE_HOLD, so two workers can differ)
+    "hang:B:HOW"           state a budget of B seconds ("-": none), then hang
+                           holding a box: HOW "run" stops the box's helper
+                           (SIGSTOP) and runs in it, so the run never
+                           answers; "sleep" sleeps for ever
 
 Every call appends `start ID PID` and `end ID PID` lines to $FAKE_GRADE_LOG
 when it is set, so a test can see who graded what and when.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 import time
@@ -82,6 +87,20 @@ def fake_grade(problem_dir, source_path, language=None, time_limit=None, pool=No
     if text.startswith("raise:"):
         _log("end", submission_id)
         raise ValueError(text.split(":", 1)[1])
+    if text.startswith("hang:"):
+        _, budget, how = text.split(":", 2)
+        if budget != "-":
+            progress("budget", {"seconds": float(budget), "parts": {"hanging": float(budget)}})
+        with pool.box() as box:
+            _log("hang", submission_id)
+            if how == "run":
+                os.kill(box._helper.pid, signal.SIGSTOP)
+                verdict = box.run(["/bin/true"])      # returns once the helper is killed
+                _log(f"run-returned-{verdict.status}", submission_id)
+            else:
+                time.sleep(3600)
+        _log("end", submission_id)
+        return {"verdict": "AC", "tests": []}
     if text.startswith(("sleep:", "box:")):
         kind, seconds, verdict = text.split(":", 2)
         if seconds == "env":
