@@ -21,6 +21,7 @@ def host_checks() -> list[dict]:
     checks.append(_namespaces())
     checks.append(_seccomp())
     checks.append(_kill_reports())
+    checks.append(_logged_actions())
     checks.append(_uid_range())
     checks.append(_box_root())
     return checks
@@ -58,6 +59,28 @@ def _kill_reports() -> dict:
         ok, detail = False, f"cannot check ({exc})"
     # Verdicts stay right without it; only the SIGSYS message loses the name.
     return {"item": "seccomp kill names", "ok": ok, "detail": detail, "optional": True}
+
+
+def _logged_actions() -> dict:
+    """Under `default` and `strict` a program cannot install a seccomp filter
+    of its own; under `--seccomp off` it can, and a SECCOMP_RET_LOG filter
+    writes an audit record per system call unless the host stops logging
+    that action (rustbox itself needs only kill_process logged)."""
+    try:
+        with open("/proc/sys/kernel/seccomp/actions_logged") as f:
+            logged = f.read().split()
+    except OSError:
+        return {"item": "seccomp log flood", "ok": True, "optional": True,
+                "detail": "no actions_logged: nothing to check"}
+    if "log" not in logged:
+        return {"item": "seccomp log flood", "ok": True, "optional": True,
+                "detail": "'log' is not in actions_logged: a program's own logging filter "
+                          "is silent, even under --seccomp off"}
+    kept = " ".join(action for action in logged if action != "log")
+    return {"item": "seccomp log flood", "ok": False, "optional": True,
+            "detail": "under --seccomp off a program's own SECCOMP_RET_LOG filter can write an "
+                      "audit record per system call (default and strict refuse such filters); "
+                      f"to stop it host-wide: echo {kept} > /proc/sys/kernel/seccomp/actions_logged"}
 
 
 def _uid_range() -> dict:

@@ -82,14 +82,17 @@ CONSTANTS = {
     "FIONREAD": 0x541B, "TIOCLINUX": 0x541C, "FIONBIO": 0x5421,
     "FIONCLEX": 0x5450, "FIOCLEX": 0x5451, "FIOASYNC": 0x5452,
     "LOW32": 0xFFFFFFFF,
+    "PR_SET_SECCOMP": 22, "SECCOMP_SET_MODE_STRICT": 0, "SECCOMP_SET_MODE_FILTER": 1,
 }
 
 # Comparison names -> pyseccomp's operator attribute (None: expanded by us).
 _OPS = {
     "eq": "EQ", "ne": "NE", "lt": "LT", "le": "LE", "gt": "GT", "ge": "GE",
     "masked_eq": "MASKED_EQ",
-    "any_bits": None,  # sugar: one masked_eq rule per bit of value
+    "any_bits": None,   # sugar: one masked_eq rule per bit of value
+    "masked_ne": None,  # sugar: one masked_eq rule per bit of mask, that bit unlike value's
 }
+_SPREAD = ("any_bits", "masked_ne")
 _TOP_KEYS = {"description", "extends", "default_action", "rules"}
 _RULE_KEYS = {"action", "syscalls", "args", "why"}
 _ARG_KEYS = {"index", "op", "value", "mask"}
@@ -250,8 +253,8 @@ def _rule(doc, i: int) -> Rule:
     if len({a.index for a in args}) != len(args):
         # libseccomp rejects two comparisons of one argument in one rule.
         raise _PolicyError(f"{where}: each argument index may be checked once per rule")
-    if sum(a.op == "any_bits" for a in args) > 1:
-        raise _PolicyError(f"{where}: at most one any_bits check per rule")
+    if sum(a.op in _SPREAD for a in args) > 1:
+        raise _PolicyError(f"{where}: at most one any_bits or masked_ne check per rule")
     return Rule(action, tuple(names), args)
 
 
@@ -269,12 +272,14 @@ def _arg(doc, where: str) -> ArgCheck:
         raise _PolicyError(f"{where}: value is missing")
     value = _number(doc["value"], where)
     mask = 0
-    if op == "masked_eq":
+    if op in ("masked_eq", "masked_ne"):
         if "mask" not in doc:
-            raise _PolicyError(f"{where}: masked_eq needs a mask")
+            raise _PolicyError(f"{where}: {op} needs a mask")
         mask = _number(doc["mask"], where)
+        if op == "masked_ne" and mask == 0:
+            raise _PolicyError(f"{where}: masked_ne needs a non-zero mask")
     elif "mask" in doc:
-        raise _PolicyError(f"{where}: mask is only for masked_eq")
+        raise _PolicyError(f"{where}: mask is only for masked_eq and masked_ne")
     if op == "any_bits" and value == 0:
         raise _PolicyError(f"{where}: any_bits needs a non-zero value")
     return ArgCheck(index, op, value, mask)
@@ -305,14 +310,24 @@ def _number(value, where: str) -> int:
 
 
 def _check_conflicts(rules: tuple[Rule, ...]) -> None:
-    # libseccomp keeps the first action it saw for a system call and drops a
-    # later different one without an error: refuse such a document instead.
-    seen: dict[str, str] = {}
+    # libseccomp lets a rule without arguments win over every other rule of
+    # its system call, and keeps the first action it saw for one argument
+    # check, dropping a later different one without an error (measured):
+    # refuse such a document instead. Several actions for one call are
+    # fine when every one of its rules checks arguments (`prctl`: errno for
+    # PR_SET_SECCOMP, allow for the rest, with masked_eq/masked_ne).
+    actions: dict[str, set[str]] = {}
+    unconditional: set[str] = set()
     for rule in rules:
         for name in rule.syscalls:
-            if seen.setdefault(name, rule.action) != rule.action:
-                raise _PolicyError(f"system call {name!r} has two actions "
-                                   f"({seen[name]} and {rule.action})")
+            actions.setdefault(name, set()).add(rule.action)
+            if not rule.args:
+                unconditional.add(name)
+    for name, found in actions.items():
+        if len(found) > 1 and name in unconditional:
+            raise _PolicyError(f"system call {name!r} has two actions "
+                               f"({' and '.join(sorted(found))}); several actions for one call "
+                               "need an argument check in each of its rules")
 
 
 @functools.lru_cache(maxsize=None)
@@ -394,17 +409,22 @@ class _FdFile:
 
 
 def _expand(args: tuple[ArgCheck, ...]) -> list[list]:
-    """Turn checks into libseccomp argument lists; any_bits makes one per bit."""
+    """Turn checks into libseccomp argument lists; any_bits and masked_ne
+    make one list per bit (libseccomp ORs the rules of one action)."""
     import pyseccomp
     fixed = [pyseccomp.Arg(a.index, getattr(pyseccomp, _OPS[a.op]),
                            a.mask if a.op == "masked_eq" else a.value,
                            a.value if a.op == "masked_eq" else 0)
-             for a in args if a.op != "any_bits"]
-    spread = [a for a in args if a.op == "any_bits"]
+             for a in args if a.op not in _SPREAD]
+    spread = [a for a in args if a.op in _SPREAD]
     if not spread:
         return [fixed]
     check = spread[0]
-    bits = [1 << b for b in range(64) if check.value >> b & 1]
-    return [fixed + [pyseccomp.Arg(check.index, pyseccomp.MASKED_EQ, bit, bit)] for bit in bits]
+    if check.op == "any_bits":   # some bit of value is set
+        pairs = [(1 << b, 1 << b) for b in range(64) if check.value >> b & 1]
+    else:                        # some bit under mask differs from value's
+        pairs = [(1 << b, ~check.value & 1 << b) for b in range(64) if check.mask >> b & 1]
+    return [fixed + [pyseccomp.Arg(check.index, pyseccomp.MASKED_EQ, mask, value)]
+            for mask, value in pairs]
 
 

@@ -44,7 +44,8 @@ NR = {  # x86_64 numbers
     "process_vm_readv": 310, "open_by_handle_at": 304, "swapon": 167, "acct": 163,
     "settimeofday": 164, "clock_settime": 227, "adjtimex": 159, "syslog": 103,
     "quotactl": 179, "personality": 135, "ioctl": 16, "socket": 41, "sync": 162,
-    "getpid": 39, "symlink": 88, "sethostname": 170,
+    "getpid": 39, "symlink": 88, "sethostname": 170, "getppid": 110, "seccomp": 317,
+    "prctl": 157,
 }
 CLONE_NEWUSER, CLONE_NEWNET, SIGCHLD = 0x10000000, 0x40000000, 17
 ADDR_NO_RANDOMIZE, TIOCSTI, TCGETS = 0x0040000, 0x5412, 0x5401
@@ -161,6 +162,43 @@ def test_default_lets_clone3_fail_with_enosys_so_libc_falls_back():
         return 0 if rc == -1 and ctypes.get_errno() == errno.ENOSYS else 1
     status, _ = run_filtered("default", body)
     assert_exited(status, 0)
+
+
+PR_SET_SECCOMP, PR_SET_NAME, PR_GET_DUMPABLE = 22, 15, 3
+
+
+@pytest.mark.parametrize("policy", ["default", "strict"])
+@pytest.mark.parametrize("call", [("seccomp", 1, 0, 0), ("prctl", PR_SET_SECCOMP, 2, 0),
+                                  ("prctl", PR_SET_SECCOMP | 1 << 32, 2, 0)],
+                         ids=["seccomp", "prctl", "prctl-with-high-bits"])
+def test_installing_a_filter_of_its_own_fails_with_eperm(policy, call):
+    # A program's RET_LOG filter would log every call to the host's audit log.
+    def body():
+        rc = syscall(*call)
+        return 0 if rc == -1 and ctypes.get_errno() == errno.EPERM else 1
+    status, _ = run_filtered(policy, body)
+    assert_exited(status, 0)
+
+
+def test_strict_allows_every_other_prctl_option():
+    name = ctypes.create_string_buffer(b"renamed")
+    for option, arg in ((PR_SET_NAME, ctypes.addressof(name)), (PR_GET_DUMPABLE, 0)):
+        status, _ = run_filtered("strict", lambda: 0 if syscall("prctl", option, arg, 0) >= 0 else 1)
+        assert_exited(status, 0)
+
+
+@pytest.mark.parametrize("value, killed", [(5, False), (5 | 1 << 32, False), (4, True),
+                                           (0, True), (0x80000005, True)])
+def test_masked_ne_matches_when_the_masked_bits_differ(tmp_path, value, killed):
+    spec = tmp_path / "ne.json"
+    spec.write_text('{"default_action": "allow", "rules": [{"action": "kill", "syscalls": '
+                    '["getppid"], "args": [{"index": 0, "op": "masked_ne", "mask": "LOW32", '
+                    '"value": 5}]}]}')
+    status, reported = run_filtered(seccomp.load_policy(str(spec)), attempt("getppid", value))
+    if killed:
+        assert_killed(status, reported, "getppid")
+    else:
+        assert_exited(status, 0)
 
 
 def test_default_kills_personality_without_aslr_but_not_plain_linux():
@@ -448,6 +486,11 @@ def test_a_user_file_can_use_errno_and_args(tmp_path):
      "unknown system call 'no_such_call'"),
     ('{"default_action": "allow", "rules": [{"action": "kill", "syscalls": ["ptrace"]},'
      '{"action": "errno:EPERM", "syscalls": ["ptrace"]}]}', "'ptrace' has two actions"),
+    ('{"default_action": "allow", "rules": [{"action": "kill", "syscalls": ["prctl"],'
+     '"args": [{"index": 0, "op": "eq", "value": 1}]},'
+     '{"action": "errno:EPERM", "syscalls": ["prctl"]}]}', "need an argument check in each"),
+    ('{"default_action": "allow", "rules": [{"action": "kill", "syscalls": ["prctl"],'
+     '"args": [{"index": 0, "op": "masked_ne", "value": 1}]}]}', "masked_ne needs a mask"),
     ('{"default_action": "allow", "rules": [{"action": "kill", "syscalls": ["clone"],'
      '"args": [{"index": 9, "op": "eq", "value": 1}]}]}', "index must be 0..5"),
     ('{"default_action": "allow", "rules": [{"action": "kill", "syscalls": ["clone"],'
