@@ -101,11 +101,32 @@ def _styled(verdict: str, width: int = 0) -> str:
     return f"[{_STYLE.get(verdict, 'white')}]{verdict}[/]" + " " * max(0, width - len(verdict))
 
 
-def _test_table(result: dict):
+def _summary(result: dict) -> list[str]:
+    """What a person reads first: the verdict and score, how the tests went,
+    the slowest test against the limit and the peak memory."""
+    score = ""
+    if result["max_score"] is not None:
+        score = f", score {result['score']:g} of {result['max_score']:g}"
+    lines = [f"verdict: {_styled(result['verdict'])} ({NAMES[result['verdict']]}){score}"]
+    tests = result["tests"]
+    if tests:
+        counts: dict[str, int] = {}
+        for test in tests:
+            counts[test["verdict"]] = counts.get(test["verdict"], 0) + 1
+        tally = ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: (kv[0] != AC, kv[0])))
+        slowest = max(tests, key=lambda t: t["cpu_time"])
+        biggest = max(tests, key=lambda t: t["memory_peak"])
+        lines.append(f"{plural(len(tests), 'test')} judged: {tally}; slowest {slowest['name']} "
+                     f"{slowest['cpu_time']:.3f} s of {result['time_limit']:g} s; peak memory "
+                     f"{_fmt_mem(biggest['memory_peak'])} ({biggest['name']})")
+    return lines
+
+
+def _test_table(result: dict, tests: list | None = None, what: str = ""):
     from rich.table import Table
     scoring = result.get("max_score") is not None
-    table = Table(title=f"{result['problem']}: {result['language']}, time limit {result['time_limit']:g} s",
-                  title_justify="left")
+    title = f"{result['problem']}: {result['language']}, time limit {result['time_limit']:g} s"
+    table = Table(title=f"{title}{': ' + what if what else ''}", title_justify="left")
     table.add_column("test", no_wrap=True)
     table.add_column("verdict")
     table.add_column("cpu", justify="right")
@@ -114,7 +135,7 @@ def _test_table(result: dict):
     if scoring:
         table.add_column("score", justify="right")
     table.add_column("message", overflow="fold")
-    for test in result["tests"]:
+    for test in result["tests"] if tests is None else tests:
         row = [test["name"], _styled(test["verdict"]), _fmt_time(test["cpu_time"]),
                _fmt_time(test["wall_time"]), _fmt_mem(test["memory_peak"])]
         if scoring:
@@ -136,10 +157,11 @@ def main() -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="S",
               help="Seconds per test (default: problem.yaml, else 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the final JSON.")
+@click.option("--all", "show_all", is_flag=True, help="A row for every test, not only the failing ones.")
 @click.option("--boxes", metavar="IDS", help="Box ids to use, e.g. 0-3 (default: one per core).")
 @click.option("--languages", "languages_file", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of languages merged over the built-in table.")
-def run(problem_dir, submission, language, time_limit, as_json, boxes, languages_file):
+def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes, languages_file):
     """Grade SUBMISSION against the problem package PROBLEM."""
     require_root("judge run")
     from rich.console import Console
@@ -147,7 +169,7 @@ def run(problem_dir, submission, language, time_limit, as_json, boxes, languages
     from .problem import load_problem
 
     from .build import detect_language, source_files
-    problem = load_problem(problem_dir)
+    problem = load_problem(problem_dir, samples_only_ok=True)
     table = _languages(languages_file)
     source_files(submission)                      # fail before printing anything
     detect_language(submission, table, language)
@@ -158,6 +180,8 @@ def run(problem_dir, submission, language, time_limit, as_json, boxes, languages
     if not as_json:
         for warning in problem.warnings:
             err.print(f"[yellow]warning:[/] {warning}")
+        if problem.samples_only:
+            err.print(f"[yellow]note:[/] {problem.samples_only}", soft_wrap=True)
         limit, source = resolve_time_limit(problem, time_limit)
         console.print(f"time limit {limit:g} s (from the {source})")
     pool = _pool(boxes)
@@ -198,13 +222,12 @@ def run(problem_dir, submission, language, time_limit, as_json, boxes, languages
     if result["compile"]["message"]:
         console.print(f"[bold]compiler says[/] ({result['compile']['status']}):")
         console.print(result["compile"]["message"], markup=False)
-    if result["tests"]:
-        console.print(_test_table(result))
-    score = ""
-    if result["max_score"] is not None:
-        score = f", score {result['score']:g} of {result['max_score']:g}"
-    console.print(f"verdict: {_styled(result['verdict'])} ({NAMES[result['verdict']]}){score}")
-    click.echo(_json(result))
+    failing = [t for t in result["tests"] if t["verdict"] != AC]
+    shown = result["tests"] if show_all else failing
+    if shown:
+        console.print(_test_table(result, shown, "" if show_all else "failing tests"))
+    for line in _summary(result):
+        console.print(line, soft_wrap=True)
 
 
 @main.command()
@@ -223,7 +246,7 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
     from .expectations import plan
     from .verify import submissions_to_check, verify as run_verify
 
-    problem = load_problem(problem_dir)
+    problem = load_problem(problem_dir, samples_only_ok=True)
     table = _languages(languages_file)
     console = Console(highlight=False)
     todo = submissions_to_check(problem)
@@ -233,8 +256,12 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
     if not as_json:
         for warning in problem.warnings:
             console.print(f"[yellow]warning:[/] {warning}", style=None)
+        if problem.samples_only:
+            console.print(f"[yellow]note:[/] {problem.samples_only}", soft_wrap=True)
         console.print(f"verifying {problem.short_name} ({problem.format_version}, {problem.type}, "
                       f"{plural(len(problem.tests()), 'test')}, {plural(len(todo), 'submission')})")
+    elif problem.samples_only:
+        click.echo(orjson.dumps({"samples_only": problem.samples_only}).decode())
     live = _VerifyProgress(console, len(todo), len(problem.tests())) \
         if console.is_terminal and not as_json else None
 

@@ -293,13 +293,15 @@ class Grader:
 
     def _time_message(self, verdict) -> str:
         """Which limit the run hit: a program that sleeps or blocks is killed
-        by the wall clock with little CPU time used, and must be told so."""
+        by the wall clock with little CPU time used, and must be told so.
+        (No measured figure here: the test's cpu_time and wall_time say them,
+        and the same run must give the same message.)"""
         if verdict.message == "wall time limit exceeded":
             wall = (verdict.limits or {}).get("wall_time")
             limit = f" of {wall:g} s" if wall else ""
-            return (f"over the wall time limit{limit} with CPU time {verdict.cpu_time:.3f} s "
-                    f"of {self.time_limit:g} s (the program waited, slept or blocked)")
-        return f"over the time limit of {self.time_limit:g} s (CPU time {verdict.cpu_time:.3f} s)"
+            return (f"over the wall time limit{limit} while under the CPU time limit of "
+                    f"{self.time_limit:g} s (the program waited, slept or blocked)")
+        return f"over the time limit of {self.time_limit:g} s"
 
     def validate(self, box, test: TestCase, output: bytes) -> Judgement:
         if test.name not in self.answers:

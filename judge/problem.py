@@ -120,6 +120,7 @@ class Problem:
     custom_validators: list[Path]              # empty: the default validator
     root: TestGroup
     warnings: list[str] = field(default_factory=list)
+    samples_only: str = ""                     # why only the samples are graded (no secret data)
 
     @property
     def scoring(self) -> bool:
@@ -392,8 +393,12 @@ def _validators(path: Path, validation: str, warnings: list[str]) -> list[Path]:
     return found
 
 
-def load_problem(path: Path | str) -> Problem:
-    """Read a problem package directory; raises ProblemError naming the bad file."""
+def load_problem(path: Path | str, samples_only_ok: bool = False) -> Problem:
+    """Read a problem package directory; raises ProblemError naming the bad file.
+
+    A package without secret test data (BAPCtools generates it from
+    generators/ and does not commit it) is refused unless samples_only_ok:
+    then its samples are the tests and `samples_only` says why."""
     path = Path(path)
     if not path.is_dir():
         raise ProblemError(path, "not a problem package directory")
@@ -418,14 +423,29 @@ def load_problem(path: Path | str) -> Problem:
     flags = _args(yaml_path, "validator_flags", data.get("validator_flags"))
     validators = _validators(path, validation, warnings)
     data_dir = path / "data"
-    if not (data_dir / "secret").is_dir():
-        raise ProblemError(data_dir / "secret", "missing (the secret test data)")
+    if not data_dir.is_dir():
+        raise ProblemError(data_dir, "missing (the test data)")
     root = _load_group(path, data_dir, "", None, version != LEGACY, kind == SCORING)
     problem = Problem(path=path, short_name=path.resolve().name, name=_name(data, path.resolve().name),
                       format_version=version, type=kind, limits=limits, validator_flags=flags,
                       custom_validators=validators, root=root, warnings=warnings)
     if not any(t.name.startswith("secret/") for t in problem.tests()):
-        raise ProblemError(data_dir / "secret", "no test cases (.in/.ans pairs)")
+        what = "no test cases (.in/.ans pairs)" if (data_dir / "secret").is_dir() else \
+            "missing (the secret test data)"
+        if not samples_only_ok or not problem.tests():
+            raise ProblemError(data_dir / "secret", what)
+        generated = (path / "generators").is_dir()
+        problem.samples_only = (f"data/secret: {what}" +
+                                ("; the package generates its tests with generators/, which this judge "
+                                 "does not run" if generated else "") +
+                                f": grading the {len(problem.tests())} sample tests only")
+        grader_flags = root.settings.grader_flags
+        if "ignore_sample" in grader_flags:     # else nothing at all would be judged
+            kept = tuple(f for f in grader_flags if f != "ignore_sample")
+            for group in root.groups():
+                if group.settings.grader_flags == grader_flags:
+                    group.settings = replace(group.settings, grader_flags=kept)
+            problem.samples_only += " (ignore_sample set aside: the samples are all there is)"
     if not validators:
         try:
             parse_flags(flags)

@@ -59,7 +59,8 @@ def check_env() -> None:
     checks = host_checks()
     width = max(len(c["item"]) for c in checks)
     for check in checks:
-        mark = "ok  " if check["ok"] else ("warn" if check.get("optional") else "FAIL")
+        mark = ("note" if check.get("note") else "ok  ") if check["ok"] else (
+            "warn" if check.get("optional") else "FAIL")
         click.echo(f"[{mark}] {check['item']:<{width}}  {check['detail']}")
     if not all(c["ok"] or c.get("optional") for c in checks):
         sys.exit(1)

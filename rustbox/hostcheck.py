@@ -1,6 +1,8 @@
 """`rustbox check-env`: what this host gives the sandbox, and what to fix.
 
-Each check is {"item", "ok", "detail", "optional"?}; the cgroup checks come
+Each check is {"item", "ok", "detail", "optional"?, "note"?}: "optional"
+marks a missing extra (shown as warn), "note" something that works but
+slower (shown as note); neither fails check-env. The cgroup checks come
 from cgroups.host_report(), the rest are about privileges, namespaces,
 seccomp and the box range.
 """

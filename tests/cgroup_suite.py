@@ -13,7 +13,8 @@ has:
     busy(seconds)           a CPU busy loop in the box -> CPU seconds it measured
     touch(mib)              a program touching `mib` MiB in the box -> Outcome
     pin_sockets(mib)        a program writing up to `mib` MiB into loopback TCP
-                            sockets nobody reads -> bytes the kernel took
+                            sockets nobody reads -> (Outcome, bytes the kernel
+                            took, None when the program did not say)
     leave_files(mib)        a program writing a `mib` MiB file on a tmpfs and
                             exiting, the file left there -> Outcome
     try_fork()              True when fork() succeeded inside the box
@@ -154,13 +155,20 @@ def test_kill_all_kills_a_double_forked_daemon(harness):
 
 def test_socket_buffers_count_toward_the_limit_and_the_peak(harness):
     # Unread loopback data is kernel memory held for the box: on v1 it was
-    # charged to nobody (a --mem 32M box pinned 44 MB, HOST-NOTES).
+    # charged to nobody (a --mem 32M box pinned 44 MB, HOST-NOTES). At the
+    # limit v1 refuses the writes (EAGAIN) and v2 OOM-kills the writer (6.1,
+    # measured in the CI VM): either way the box holds no more than its limit.
     assert harness.cg.features()["socket_memory"] is True
     harness.cg.apply(Limits(mem=32 * MiB, processes=1))
     harness.reset()
-    pinned = harness.pin_sockets(96)
-    assert 8 * MiB <= pinned <= 32 * MiB
-    assert harness.cg.stats().memory_peak >= pinned
+    outcome, pinned = harness.pin_sockets(96)
+    stats = harness.cg.stats()
+    if outcome == Outcome(0, None):
+        assert 8 * MiB <= pinned <= 32 * MiB
+        assert stats.memory_peak >= pinned
+    else:
+        assert outcome.signal == 9 and stats.oom_kills == 1
+        assert 24 * MiB <= stats.memory_peak <= 32 * MiB + CHARGE_BATCH
 
 
 def test_files_left_on_a_tmpfs_do_not_count_in_the_next_run(harness):

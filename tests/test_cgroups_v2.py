@@ -6,8 +6,9 @@ cannot give us a real v2 hierarchy. The v2 adapter is therefore tested here
 on a temp dir pre-populated with the v2 interface files, where `SimKernel`
 plays the kernel: it populates and clears directories (mkdir/rmdir), checks
 the syntax of every limit written and rejects what the kernel would,
-applies `+ctrl` to cgroup.subtree_control, kills on cgroup.kill, drops dead
-tasks from cgroup.procs, and writes the counters (cpu.stat, memory.peak,
+applies `+ctrl` to cgroup.subtree_control (EBUSY in a non-root cgroup with
+processes of its own), moves a pid written to cgroup.procs, kills on
+cgroup.kill, drops dead tasks from cgroup.procs, and writes the counters (cpu.stat, memory.peak,
 memory.events) a program would have caused. The adapter itself uses only
 plain file operations, so the same code runs for real on a v2 host.
 """
@@ -23,7 +24,9 @@ import threading
 import pytest
 
 from rustbox.cgroups import _files, detect, open_box_cgroup
+from rustbox.cgroups import placement as placement_module
 from rustbox.cgroups import v2 as v2_module
+from rustbox.cgroups.placement import Placement, find_placement
 from rustbox.cgroups.v2 import V2BoxCgroup, shares_to_weight
 from rustbox.errors import CgroupError, HostSetupError
 from rustbox.limits import Limits
@@ -107,8 +110,12 @@ class SimKernel:
         if name == "cpu.weight" and not 1 <= int(text) <= 10000:
             raise CgroupError(f"cannot write {text!r} to {path}: Invalid argument")
         if name == "cgroup.subtree_control":
-            available = self._get(os.path.join(os.path.dirname(path), "cgroup.controllers")).split()
+            directory = os.path.dirname(path)
+            available = self._get(os.path.join(directory, "cgroup.controllers")).split()
             enabled = self._get(path).split()
+            if directory != self.root and self._get(os.path.join(directory, "cgroup.procs")).split():
+                raise CgroupError(f"cannot write {text!r} to {path}: Device or resource busy",
+                                  errno.EBUSY)
             for change in text.split():
                 if change[1:] not in available:
                     raise CgroupError(f"cannot write {change!r} to {path}: Invalid argument")
@@ -117,6 +124,13 @@ class SimKernel:
                 elif change[0] == "-" and change[1:] in enabled:
                     enabled.remove(change[1:])
             self._put(path, " ".join(enabled))
+            return
+        if name == "cgroup.procs":  # a migration: out of every other cgroup
+            for procs in [os.path.join(self.root, "cgroup.procs"), *self._all_procs_files()]:
+                pids = [p for p in _files.read_pids(procs) if p != int(text)]
+                self._put(procs, "".join(f"{p}\n" for p in pids))
+            with open(path, "a") as f:
+                f.write(f"{text}\n")
             return
         self._real_write(path, value, owned)
         if name == "cgroup.kill":
@@ -226,13 +240,18 @@ class V2Harness:
         self._set("memory.peak", f"{max(int(self.read('memory.peak')), current + size)}\n")
         return size
 
-    def pin_sockets(self, mib: int) -> int:
+    def pin_sockets(self, mib: int) -> tuple[Outcome, int | None]:
         # v2 charges socket buffers to memory.current: the program's base,
-        # then buffers until memory.max makes the sockets refuse more.
+        # then buffers up to memory.max, where the OOM killer takes the
+        # writer (what 6.1 does, measured in the CI VM).
         self._charge(PROGRAM_BASE)
         pinned = self._charge(mib * MiB)
         self._set("memory.current", f"{int(self.read('memory.current')) - PROGRAM_BASE - pinned}\n")
-        return pinned
+        if pinned == mib * MiB:
+            return Outcome(0, None), pinned
+        for key in ("max", "oom", "oom_kill"):
+            self._counter("memory.events", key, 1)
+        return Outcome(None, 9), None
 
     def leave_files(self, mib: int) -> Outcome:
         self._charge(PROGRAM_BASE)
@@ -361,27 +380,111 @@ def test_shares_to_weight(shares, weight):
     assert shares_to_weight(shares) == weight
 
 
+def _at_root_of_the_hierarchy(tmp_path, monkeypatch, own="/"):
+    """This process's cgroup as /proc/self/cgroup would show it."""
+    proc_cgroup = tmp_path / "proc-self-cgroup"
+    proc_cgroup.write_text(f"0::{own}\n")
+    monkeypatch.setattr(placement_module, "PROC_CGROUP", str(proc_cgroup))
+
+
 def test_detection_of_a_v2_root(tmp_path, monkeypatch):
     h = V2Harness(tmp_path, monkeypatch)
     try:
         mountinfo = tmp_path / "mountinfo"
         mountinfo.write_text(f"30 1 0:26 / {os.path.realpath(h.root)} rw,nosuid - cgroup2 cgroup2 rw\n")
         monkeypatch.setattr(detect, "MOUNTINFO", str(mountinfo))
+        _at_root_of_the_hierarchy(tmp_path, monkeypatch)
         assert detect.detect_version(h.root) == "v2"
         cg = open_box_cgroup(BOX_ID, "auto", h.root)
-        assert isinstance(cg, V2BoxCgroup)
+        assert isinstance(cg, V2BoxCgroup) and cg.placement.kind == "root"
         with pytest.raises(HostSetupError, match="v1 controllers not mounted"):
             open_box_cgroup(BOX_ID, "v1", h.root)
         report = {item["item"]: item for item in detect.host_report(h.root)}
         assert report["cgroup version"]["detail"].startswith("v2")
+        assert report["cgroup placement"]["detail"].startswith("root: root of the hierarchy")
         assert report["controller pids"]["ok"]
         with open(os.path.join(h.root, "cgroup.controllers"), "w") as f:
             f.write("cpu memory")
-        assert detect.detect_version(h.root) == "v1"
-        with pytest.raises(HostSetupError, match="missing.*pids"):
+        # Still a unified host: the missing controller is named with its file.
+        assert detect.detect_version(h.root) == "v2"
+        with pytest.raises(HostSetupError) as missing:
             open_box_cgroup(BOX_ID, "v2", h.root)
+        message = str(missing.value)
+        assert "\n" not in message and f"pids are missing from {h.root}/cgroup.controllers" in message
+        report = {item["item"]: item for item in detect.host_report(h.root)}
+        assert report["controller pids"]["ok"] is False
+        assert report["controller pids"]["detail"] == message
     finally:
         h.close()
+
+
+@pytest.mark.parametrize("own, type_file, kind, base", [
+    ("/", False, "root", ""),
+    ("/system.slice/judge.service", False, "delegated", "system.slice/judge.service"),
+    # A later process of the unit already sits in the leaf an earlier one made.
+    ("/system.slice/judge.service/rustbox-supervisor", False, "delegated",
+     "system.slice/judge.service"),
+    ("/", True, "namespace", ""),
+    ("/rustbox-supervisor", True, "namespace", ""),
+])
+def test_placement_follows_the_processs_own_cgroup(tmp_path, own, type_file, kind, base):
+    if type_file:  # only the real root cgroup lacks cgroup.type
+        (tmp_path / "cgroup.type").write_text("domain\n")
+    placement = find_placement(str(tmp_path), "/", own)
+    assert placement.kind == kind
+    assert placement.base == os.path.normpath(os.path.join(tmp_path, base))
+    assert placement.parent == os.path.join(placement.base, "rustbox")
+    assert placement.leaf == (None if kind == "root" else
+                              os.path.join(placement.base, "rustbox-supervisor"))
+
+
+def test_a_mount_from_outside_the_namespace_is_refused(tmp_path):
+    with pytest.raises(HostSetupError, match="mount -t cgroup2 none"):
+        find_placement(str(tmp_path), "/../..", "/")
+
+
+def test_delegated_placement_moves_the_units_processes_to_a_leaf(tmp_path, monkeypatch):
+    root = str(tmp_path / "cgroup")
+    os.mkdir(root)
+    kernel = SimKernel(root, monkeypatch)
+    unit = os.path.join(root, "judge.service")
+    kernel.mkdir(unit)
+    worker = subprocess.Popen(["sleep", "60"])
+    kernel.daemons.append(worker)
+    kernel.write(os.path.join(unit, "cgroup.procs"), worker.pid, owned=False)
+    try:
+        cg = V2BoxCgroup(BOX_ID, root, find_placement(root, "/", "/judge.service"))
+        kernel.writes.clear()
+        cg.create()
+        assert cg.path == os.path.join(unit, "rustbox", f"box-{BOX_ID}")
+        assert _files.read_pids(os.path.join(unit, "rustbox-supervisor", "cgroup.procs")) == [worker.pid]
+        assert _files.read_pids(os.path.join(unit, "cgroup.procs")) == []
+        with open(os.path.join(unit, "cgroup.subtree_control")) as f:
+            assert f.read().split() == ["memory", "cpu", "pids"]
+        # Nothing above the delegated cgroup is written.
+        assert all(path.startswith("judge.service/") for path, _ in kernel.writes), kernel.writes
+        cg.destroy()
+    finally:
+        kernel.close()
+
+
+def test_undelegated_controllers_name_the_file_to_fix(tmp_path, monkeypatch):
+    root = str(tmp_path / "cgroup")
+    os.mkdir(root)
+    kernel = SimKernel(root, monkeypatch, enabled="memory pids")
+    unit = os.path.join(root, "judge.service")
+    kernel.mkdir(unit)
+    try:
+        cg = V2BoxCgroup(BOX_ID, root, find_placement(root, "/", "/judge.service"))
+        with pytest.raises(HostSetupError) as missing:
+            cg.create()
+        assert str(missing.value) == (
+            f"cgroup v2 controllers cpu are not delegated to {unit}: add them to "
+            f"{root}/cgroup.subtree_control (systemd: run rustbox in a unit with Delegate=yes, "
+            "see the README)")
+        assert not os.path.exists(os.path.join(unit, "rustbox"))
+    finally:
+        kernel.close()
 
 
 def test_a_plain_directory_is_not_v2(tmp_path):

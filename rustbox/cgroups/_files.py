@@ -2,7 +2,8 @@
 
 Owns the one safety rule of this package: every path we write to, create,
 remove, or whose processes we kill must lie inside a `rustbox/box-N`
-cgroup (or be the `rustbox` parent's own control file). The helpers turn
+cgroup (or be the `rustbox` parent's own control file, or the v2 leaf
+`rustbox-supervisor` that rustbox's own processes move into). The helpers turn
 OS errors into `CgroupError` naming the file, so a sysadmin reading the
 verdict's message knows which knob failed.
 """
@@ -15,7 +16,7 @@ import time
 from ..errors import CgroupError
 
 PARENT_NAME = "rustbox"
-_OWNED = re.compile(r"/rustbox(/box-\d+)?(/[^/]+)?$")
+_OWNED = re.compile(r"/rustbox(/box-\d+|-supervisor)?(/[^/]+)?$")
 
 
 def box_name(box_id: int) -> str:
@@ -42,18 +43,20 @@ def write_text(path: str, value: str | int, owned: bool = True) -> None:
     """One write() of the whole value, as cgroupfs expects. O_TRUNC is
     accepted by cgroupfs and keeps a plain file (simulated tree) exact.
     owned=False is for the one file outside our sub-tree we may write: the
-    v2 root's cgroup.subtree_control, and only to add a missing controller."""
+    cgroup.subtree_control of the v2 cgroup holding `rustbox` (the root, or
+    the delegated one), and only to add a missing controller."""
     if owned:
         check_owned(path)
     data = str(value).encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     except OSError as e:
-        raise CgroupError(f"cannot open {path}: {e.strerror}") from None
+        raise CgroupError(f"cannot open {path}: {e.strerror}", e.errno) from None
     try:
         os.write(fd, data)
     except OSError as e:
-        raise CgroupError(f"cannot write {data.decode()!r} to {path}: {e.strerror}") from None
+        raise CgroupError(f"cannot write {data.decode()!r} to {path}: {e.strerror}",
+                          e.errno) from None
     finally:
         os.close(fd)
 

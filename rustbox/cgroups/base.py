@@ -20,11 +20,13 @@ Life of a run, as process.py drives it:
     cg.destroy()             at cleanup
 
 Added by the adapters:
-    cg.features()            {"swap_limit", "memory_peak", "memory_peak_reset",
-                             "cpu_quota", "kill", "socket_memory"} -> bool:
-                             what this host's version can do
-                             ("socket_memory": TCP/UDP buffers count toward
-                             the memory limit and memory_peak).
+    cg.features()            {"swap_limit", "swap_peak", "memory_peak",
+                             "memory_peak_reset", "cpu_quota", "kill",
+                             "socket_memory"} -> bool: what this host's
+                             version can do ("socket_memory": TCP/UDP
+                             buffers count toward the memory limit and
+                             memory_peak; "swap_peak": with --swap,
+                             memory_peak counts swap).
                              A missing feature degrades (see v1.py/v2.py)
                              instead of failing, and check-env can say so.
     cg.pids()                pids of every task in the box right now.

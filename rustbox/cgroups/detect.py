@@ -1,25 +1,28 @@
 """Which cgroup version this host offers, and the one factory that picks an adapter.
 
 `open_box_cgroup()` is the only place in rustbox that branches on the
-version. `host_report()` is what `rustbox check-env` prints: each finding
-with what to do about it. Detection reads /proc/self/mountinfo and never
-writes anything.
+version (and, on v2, finds the placement: placement.py). `host_report()` is
+what `rustbox check-env` prints: each finding with what to do about it.
+Detection reads /proc/self/mountinfo and /proc/self/cgroup and never writes
+anything.
 """
 from __future__ import annotations
 
 import os
 
-from ..errors import HostSetupError
+from ..errors import CgroupError, HostSetupError
 from .base import BoxCgroup
 from .v1 import CONTROLLERS as V1_CONTROLLERS, V1BoxCgroup
+from .placement import Placement, find_placement, own_cgroup
 from .v2 import NEEDED as V2_CONTROLLERS, V2BoxCgroup
 
 MOUNTINFO = "/proc/self/mountinfo"
 DEFAULT_ROOT = "/sys/fs/cgroup"
 
 
-def _mounts() -> list[tuple[str, str, set[str]]]:
-    """(mount point, fstype, super options) of every mount."""
+def _mounts() -> list[tuple[str, str, set[str], str]]:
+    """(mount point, fstype, super options, root inside the file system) of
+    every mount."""
     found = []
     with open(MOUNTINFO) as f:
         for line in f:
@@ -28,14 +31,26 @@ def _mounts() -> list[tuple[str, str, set[str]]]:
             if len(fields) < 5 or len(tail) < 3:
                 continue
             point = fields[4].replace("\\040", " ")
-            found.append((point, tail[0], set(tail[2].split(","))))
+            found.append((point, tail[0], set(tail[2].split(",")), fields[3].replace("\\040", " ")))
+    return found
+
+
+def _cgroup2_mount_root(root: str) -> str | None:
+    """The mountinfo root of the cgroup2 mount at `root` ("/" unless it shows
+    a sub-tree), or None when root is not a cgroup2 mount (the last one
+    mounted there wins)."""
+    real = os.path.realpath(root)
+    found = None
+    for point, fstype, _, mount_root in _mounts():
+        if point == real:
+            found = mount_root if fstype == "cgroup2" else None
     return found
 
 
 def _v2_controllers(root: str) -> list[str] | None:
     """Controllers of the cgroup2 mount at `root`, or None when root is not one."""
     real = os.path.realpath(root)
-    if not any(point == real and fstype == "cgroup2" for point, fstype, _ in _mounts()):
+    if _cgroup2_mount_root(root) is None:
         return None
     try:
         with open(os.path.join(real, "cgroup.controllers")) as f:
@@ -51,19 +66,26 @@ def _v1_mounts(root: str) -> dict[str, str]:
     mounts = _mounts()
     for controller in V1_CONTROLLERS:
         real = os.path.realpath(os.path.join(root, controller))
-        for point, fstype, options in mounts:
+        for point, fstype, options, _ in mounts:
             if fstype == "cgroup" and point == real and controller in options:
                 points[controller] = point
     return points
 
 
 def detect_version(root: str = DEFAULT_ROOT) -> str:
-    """'v2' only when root itself is a cgroup2 mount offering memory, cpu and
-    pids; otherwise 'v1' (a hybrid host's cgroup2 at root/unified does not count)."""
-    controllers = _v2_controllers(root)
-    if controllers is not None and all(c in controllers for c in V2_CONTROLLERS):
-        return "v2"
-    return "v1"
+    """'v2' when root itself is a cgroup2 mount (a unified host: whether the
+    controllers reach rustbox's cgroup is the placement's question);
+    otherwise 'v1' (a hybrid host's cgroup2 at root/unified does not count)."""
+    return "v2" if _cgroup2_mount_root(root) is not None else "v1"
+
+
+def v2_placement(root: str = DEFAULT_ROOT) -> Placement:
+    """Where this process's v2 boxes go (reads only; see placement.py)."""
+    mount_root = _cgroup2_mount_root(root)
+    if mount_root is None:
+        raise HostSetupError(f"cgroup v2 requested but {root} is not a cgroup2 mount "
+                             "(boot with systemd.unified_cgroup_hierarchy=1, or use --cg v1)")
+    return find_placement(os.path.realpath(root), mount_root, own_cgroup())
 
 
 def open_box_cgroup(box_id: int, version: str = "auto", root: str = DEFAULT_ROOT) -> BoxCgroup:
@@ -73,15 +95,9 @@ def open_box_cgroup(box_id: int, version: str = "auto", root: str = DEFAULT_ROOT
     if version == "auto":
         version = detect_version(root)
     if version == "v2":
-        controllers = _v2_controllers(root)
-        if controllers is None:
-            raise HostSetupError(f"cgroup v2 requested but {root} is not a cgroup2 mount "
-                                 "(boot with systemd.unified_cgroup_hierarchy=1, or use --cg v1)")
-        missing = [c for c in V2_CONTROLLERS if c not in controllers]
-        if missing:
-            raise HostSetupError(f"cgroup v2 controllers missing at {root}: {', '.join(missing)} "
-                                 "(they are bound to a v1 hierarchy or disabled by cgroup_disable=)")
-        return V2BoxCgroup(box_id, root)
+        placement = v2_placement(root)
+        placement.require(V2_CONTROLLERS)  # one line naming the file to fix
+        return V2BoxCgroup(box_id, root, placement)
     missing = [c for c in V1_CONTROLLERS if c not in _v1_mounts(root)]
     if missing:
         raise HostSetupError(
@@ -100,11 +116,9 @@ def host_report(root: str = DEFAULT_ROOT) -> list[dict]:
     version = detect_version(root)
     report = []
     if version == "v2":
-        controllers = _v2_controllers(root) or []
         report.append(_item("cgroup version", True, f"v2 (unified) at {root}"))
-        for controller in V2_CONTROLLERS:
-            report.append(_item(f"controller {controller}", True, f"available in {root}/cgroup.controllers"))
-        report.extend(_v2_kernel_items(root, controllers))
+        report.extend(_v2_placement_items(root))
+        report.extend(_v2_kernel_items())
     else:
         v1 = _v1_mounts(root)
         unified = _v2_controllers(os.path.join(root, "unified"))
@@ -146,16 +160,48 @@ def host_report(root: str = DEFAULT_ROOT) -> list[dict]:
     return report
 
 
-def _v2_kernel_items(root: str, controllers: list[str]) -> list[dict]:
+def _v2_placement_items(root: str) -> list[dict]:
+    """Which of the three placements this process is in, and whether the
+    controllers reach it (naming the file to fix when not)."""
+    try:
+        placement = v2_placement(root)
+        absent = placement.missing(V2_CONTROLLERS)
+    except (HostSetupError, CgroupError) as e:
+        return [_item("cgroup placement", False, str(e))]
+    items = [_item("cgroup placement", True, f"{placement.kind}: {placement.describe()}")]
+    controllers = os.path.join(placement.base, "cgroup.controllers")
+    for controller in V2_CONTROLLERS:
+        if controller in absent:
+            try:
+                placement.require([controller])
+            except HostSetupError as e:
+                items.append(_item(f"controller {controller}", False, str(e)))
+        else:
+            items.append(_item(f"controller {controller}", True, f"available in {controllers}"))
+    if os.path.isdir(placement.parent):  # a non-root cgroup shows the memory files
+        swap_peak = os.path.exists(os.path.join(placement.parent, "memory.swap.peak"))
+        items.append({**_item("memory.swap.peak", swap_peak,
+                              "present: with --swap, memory_peak counts swap too" if swap_peak else
+                              "this kernel has no memory.swap.peak: with --swap, memory_peak "
+                              "counts memory only (swap use is still limited)"), "optional": True})
+    return items
+
+
+def _note(item: str, ok: bool, detail: str) -> dict:
+    """A finding that costs speed only: never a failure (shown as a note)."""
+    return {"item": item, "ok": True, "detail": detail, **({} if ok else {"note": True})}
+
+
+def _v2_kernel_items() -> list[dict]:
     major, minor = _kernel()
     items = [
-        _item("memory.peak reset", (major, minor) >= (6, 12),
+        _note("memory.peak reset", (major, minor) >= (6, 12),
               "per-run peak via memory.peak reset (kernel >= 6.12)" if (major, minor) >= (6, 12) else
-              f"kernel {major}.{minor} < 6.12: memory.peak cannot be reset; boxes are "
-              "re-created before each run instead (upgrade for cheaper resets)"),
-        _item("cgroup.kill", (major, minor) >= (5, 14),
+              f"kernel {major}.{minor} < 6.12 cannot reset memory.peak: each run re-creates "
+              "its box cgroup instead (same figures, a little slower)"),
+        _note("cgroup.kill", (major, minor) >= (5, 14),
               "present (kernel >= 5.14)" if (major, minor) >= (5, 14) else
-              "kernel < 5.14: kill_all falls back to cgroup.freeze + SIGKILL"),
+              "kernel < 5.14: kill_all freezes (cgroup.freeze) and SIGKILLs each task instead"),
     ]
     swap = _read("/proc/cmdline")
     off = "swapaccount=0" in swap.split()

@@ -112,7 +112,8 @@ class V1BoxCgroup(BoxCgroup):
                 raise CgroupError(f"cannot create {self.paths[controller]}: {e.strerror}") from None
 
     def features(self) -> dict[str, bool]:
-        return {"swap_limit": self._has_memsw, "memory_peak": True, "memory_peak_reset": True,
+        return {"swap_limit": self._has_memsw, "swap_peak": self._has_memsw,
+                "memory_peak": True, "memory_peak_reset": True,
                 "cpu_quota": True, "kill": True, "socket_memory": self._has_tcp}
 
     def apply(self, limits: Limits) -> None:

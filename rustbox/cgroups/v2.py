@@ -1,8 +1,9 @@
 """The cgroup v2 adapter: one `rustbox/box-N` directory in the unified tree.
 
-Owns everything v2-specific: enabling memory/cpu/pids in the parents'
-`cgroup.subtree_control`, limit syntax (memory.max, memory.swap.max,
-cpu.weight, cpu.max, pids.max), per-run counters (memory.peak reset through
+Owns everything v2-specific: enabling memory/cpu/pids in `rustbox`'s
+`cgroup.subtree_control` (and, through its `Placement`, in the cgroup that
+holds it: the root, a delegated sub-tree or a cgroup namespace), limit
+syntax (memory.max, memory.swap.max, cpu.weight, cpu.max, pids.max), per-run counters (memory.peak reset through
 its own fd on kernels >= 6.12, baselines of cpu.stat and memory.events), and
 killing through `cgroup.kill`.
 
@@ -14,6 +15,9 @@ failing (see `features()`):
   - cgroup.kill exists from 5.14; before that kill_all freezes
     (cgroup.freeze) and SIGKILLs each task.
   - memory.swap.* is missing without swap accounting: --swap is then refused.
+  - memory.swap.peak is younger than memory.peak (Debian 12's 6.1 lacks
+    it): with --swap the peak is then memory's alone (features()
+    "swap_peak" says which).
 
 Kernel memory needs no knob here: v2 charges slab, pipe and socket buffers
 (TCP, UDP, UNIX) to memory.current, so they count toward memory.max and
@@ -33,6 +37,7 @@ from ..errors import CgroupError, HostSetupError
 from ..limits import Limits
 from . import _files
 from .base import BoxCgroup, CgroupStats
+from .placement import Placement
 
 NEEDED = ("memory", "cpu", "pids")
 CPU_PERIOD_US = 100_000
@@ -62,11 +67,15 @@ class V2BoxCgroup(BoxCgroup):
 
     version = "v2"
 
-    def __init__(self, box_id: int, root: str = "/sys/fs/cgroup"):
+    def __init__(self, box_id: int, root: str = "/sys/fs/cgroup",
+                 placement: Placement | None = None):
+        """`placement` comes from the factory (where this process sits);
+        None means the root of the hierarchy mounted at `root`."""
         self.box_id = int(box_id)
         self.root = root.rstrip("/") or "/"
+        self.placement = placement or Placement("root", self.root, self.root)
         self.name = _files.box_name(self.box_id)
-        self.parent = os.path.join(self.root, _files.PARENT_NAME)
+        self.parent = self.placement.parent
         self.path = os.path.join(self.parent, self.name)
         self._join_fds: list[int] | None = None
         self._stat_fd: int | None = None
@@ -86,25 +95,22 @@ class V2BoxCgroup(BoxCgroup):
     # -- life cycle -------------------------------------------------------
 
     def create(self) -> None:
-        available = _files.read_text(os.path.join(self.root, "cgroup.controllers")).split()
-        absent = [c for c in NEEDED if c not in available]
-        if absent:
-            raise HostSetupError(f"cgroup v2 controllers {', '.join(absent)} are not available "
-                                 f"at {self.root} (see cgroup.controllers)")
-        # The root's subtree_control is not ours: write only what is missing.
-        self._enable_controllers(self.root, owned=False)
+        self.placement.require(NEEDED)
+        # The holder's subtree_control is not ours: settle() only adds what
+        # is missing (after moving its processes to a leaf, where v2 asks).
+        self.placement.settle(NEEDED, _mkdir)
         self._make(self.parent)
-        self._enable_controllers(self.parent, owned=True)
+        self._enable_controllers(self.parent)
         self._make(self.path)
 
-    def _enable_controllers(self, directory: str, owned: bool) -> None:
+    def _enable_controllers(self, directory: str) -> None:
         path = os.path.join(directory, "cgroup.subtree_control")
         enabled = _files.read_text(path).split()
         for controller in NEEDED:
             if controller in enabled:
                 continue
             try:
-                _files.write_text(path, f"+{controller}", owned=owned)
+                _files.write_text(path, f"+{controller}")
             except CgroupError as e:
                 raise HostSetupError(f"{e} (on v2 a cgroup with processes in it cannot "
                                      "enable controllers for its children)") from None
@@ -120,6 +126,7 @@ class V2BoxCgroup(BoxCgroup):
 
     def features(self) -> dict[str, bool]:
         return {"swap_limit": os.path.exists(self._file("memory.swap.max")),
+                "swap_peak": os.path.exists(self._file("memory.swap.peak")),
                 "memory_peak": os.path.exists(self._file("memory.peak")),
                 "memory_peak_reset": self._peak_resettable
                 and os.path.exists(self._file("memory.peak")),

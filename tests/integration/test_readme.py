@@ -14,10 +14,11 @@ of its own. Each fenced block's info string says what it is:
                          just above it
     text                 not code; `text synopsis` lines (`rustbox VERB ...`,
                          `judge VERB ...`): every --flag shown is in `VERB -h`
-    ... docker | multi-machine | setup | suite | benchmark
+    ... docker | multi-machine | setup | suite | benchmark | systemd
                          needs what this machine has not (Docker, other
                          machines, a fresh machine, the suite itself, minutes
-                         of exclusive machine time): skipped with that reason
+                         of exclusive machine time, systemd as init): skipped
+                         with that reason
 
 Shown output is matched loosely: numbers match any number, runs of blanks
 (and of table rule characters) match any run, and a line of just `...`
@@ -48,6 +49,7 @@ SKIPPED = {
     "setup": "installs system packages: what .ci/run does on a fresh machine",
     "suite": "runs the test suite itself",
     "benchmark": "a benchmark: minutes of a quiet machine; its figures are measurements",
+    "systemd": "a systemd unit: needs systemd as init (this machine and the CI VM have none)",
 }
 LANGUAGES = {"sh", "console", "python", "toml", "json", "text", "conf"}
 BLOCK_TIMEOUT = 600

@@ -80,8 +80,11 @@ def test_bad_testdata_yaml_is_named(tmp_path):
 def test_missing_problem_yaml_and_secret(tmp_path):
     with pytest.raises(ProblemError, match="problem.yaml: missing"):
         load_problem(write(tmp_path / "p", {"data/secret/a.in": ""}))
-    with pytest.raises(ProblemError, match="secret: missing"):
+    with pytest.raises(ProblemError, match="data: missing"):
         load_problem(write(tmp_path / "q", {"problem.yaml": "name: x\n"}))
+    with pytest.raises(ProblemError, match="secret: missing"):
+        load_problem(write(tmp_path / "r", {"problem.yaml": "name: x\n", "data/sample/1.in": "",
+                                            "data/sample/1.ans": ""}))
     with pytest.raises(ProblemError, match="not a problem package"):
         load_problem(tmp_path / "nothing")
 
