@@ -165,14 +165,14 @@ def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes,
     """Grade SUBMISSION against the problem package PROBLEM."""
     require_root("judge run")
     from rich.console import Console
-    from .grader import grade_submission
+    from .grader import check_submission, grade_submission
     from .problem import load_problem
 
-    from .build import detect_language, source_files
+    from .build import source_files
     problem = load_problem(problem_dir, samples_only_ok=True)
     table = _languages(languages_file)
     source_files(submission)                      # fail before printing anything
-    detect_language(submission, table, language)
+    check_submission(problem, submission, table, language)
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=120)     # a pipe or a file: room for the table

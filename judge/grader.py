@@ -41,10 +41,10 @@ from rustbox.verdict import ML, OK, OL, RE, SG, TO, XX
 from . import scoring
 from .build import (BuildResult, CompileLimits, Program, ValidatorCache, _read_box_file, build,
                     detect_language, source_files)
-from .errors import JudgeError, ProblemError, SandboxFailure
+from .errors import JudgeError, LanguageError, ProblemError, SandboxFailure, SubmissionError
 from .hostpaths import HostPaths
 from .languages import PROGRAM_DIR, LanguageTable, load_languages
-from .problem import Problem, TestCase, load_problem
+from .problem import Problem, TestCase, constants_used, load_problem
 from .validators import FEEDBACK_DIR, Judgement, compare, interpret
 from .verdicts import AC, CE, JE, OLE, WA, from_status
 
@@ -237,7 +237,8 @@ class Grader:
             shutil.copyfile(test.input, box.path / "input")
             os.chmod(box.path / "input", 0o644)
             started = time.monotonic()
-            verdict = box.run(program.argv, self.limits_for("test", program), stdin="input", stdout="output",
+            verdict = box.run([*program.argv, *test.args], self.limits_for("test", program), stdin="input",
+                              stdout="output",
                               stderr="error", dirs=program.dir_rules(), env=program.env)
             ended = time.monotonic()
             result = TestResult(test.name, AC, verdict.cpu_time, verdict.wall_time, verdict.memory_peak,
@@ -374,6 +375,28 @@ class Grader:
         return settings.accept_score
 
 
+def check_submission(problem: Problem, source: Path, table: LanguageTable, language: str | None):
+    """The submission's language, once what the package allows is checked:
+    its `languages`, and constants this judge does not substitute."""
+    lang = detect_language(source, table, language)
+    if problem.languages is not None and not any(_same_language(table, code, lang.id)
+                                                 for code in problem.languages):
+        raise LanguageError(f"{source}: problem.yaml allows only {', '.join(problem.languages)}, "
+                            f"not {lang.id}")
+    used = constants_used(source, problem.constants)
+    if used:
+        raise SubmissionError(f"{source}: uses the constant {{{{{used[1]}}}}}: constants are not "
+                              "substituted by this judge yet")
+    return lang
+
+
+def _same_language(table: LanguageTable, code: str, lang_id: str) -> bool:
+    try:
+        return table.get(code).id == lang_id
+    except LanguageError:
+        return code == lang_id
+
+
 def grade_submission(problem_dir, source_path, language=None, time_limit=None, pool=None,
                      submission_id=None, progress=None, *, languages=None, cache_dir=None,
                      timings: dict | None = None) -> dict:
@@ -400,7 +423,7 @@ def grade_submission(problem_dir, source_path, language=None, time_limit=None, p
     table = languages or load_languages()
     source = Path(source_path)
     source_files(source)                           # a missing submission fails early
-    lang = detect_language(source, table, language)
+    lang = check_submission(problem, source, table, language)
     limit, _ = resolve_time_limit(problem, time_limit)
     own_pool = pool is None
     pool = pool or BoxPool()
@@ -477,5 +500,5 @@ def _timings(started, compile_started, compile_ended, tests_ended, results) -> d
             "program_cpu_sum": sum(r.cpu_time for r in results), "runs": len(results)}
 
 
-__all__ = ["grade_submission", "grading_budget", "resolve_time_limit", "Grader", "TestResult",
-           "DEFAULT_TIME_LIMIT"]
+__all__ = ["grade_submission", "check_submission", "grading_budget", "resolve_time_limit", "Grader",
+           "TestResult", "DEFAULT_TIME_LIMIT"]

@@ -32,13 +32,29 @@ VALIDATION_MODIFIERS = ("score", "interactive", "multi-pass")
 GRADER_FLAGS = ("worst_error", "first_error", "always_accept", "sum", "avg", "min", "max",
                 "ignore_sample", "accept_if_any_accepted")
 
-_PROBLEM_KEYS = {"problem_format_version", "type", "name", "uuid", "version", "author", "source",
-                 "source_url", "license", "rights_owner", "limits", "validation", "validator_flags",
-                 "grading", "keywords", "credits", "languages", "allow_file_writing", "constants",
-                 "embargo_until"}
+# problem.yaml keys of the 2025-09 format; older versions' keys are read too
+# (with a warning in a 2025-09 package), anything else is refused there.
+_PROBLEM_KEYS_2025 = {"problem_format_version", "type", "name", "uuid", "version", "credits", "source",
+                      "license", "rights_owner", "embargo_until", "limits", "keywords", "languages",
+                      "allow_file_writing", "constants"}
+_PROBLEM_KEYS_OLDER = {"author", "source_url", "validation", "validator_flags", "grading"}
+_PROBLEM_KEYS = _PROBLEM_KEYS_2025 | _PROBLEM_KEYS_OLDER
+# testdata.yaml / test_group.yaml keys: legacy and 2023-07, then 2025-09's.
 _GROUP_KEYS = {"on_reject", "grading", "grader_flags", "input_validator_flags", "output_validator_flags",
                "output_validator_args", "input_validator_args", "accept_score", "reject_score", "range",
-               "scoring", "full_feedback", "hint", "description", "static_validation", "args"}
+               "scoring", "full_feedback", "hint", "description", "static_validation", "args",
+               "max_score", "score_aggregation", "static_validation_score", "require_pass",
+               "static_validator_args", "input_visualizer_args", "output_visualizer_args"}
+# What the judge has no use for (it runs no input validators, visualisers or
+# statements): read, and said once.
+_NOT_JUDGING_KEYS = ("input_validator_flags", "input_validator_args", "input_visualizer_args",
+                     "output_visualizer_args", "static_validator_args", "full_feedback", "hint", "description")
+# <test case>.yaml keys (2023-07 and 2025-09).
+_TEST_CASE_KEYS = {"args", "input_validator_args", "output_validator_args", "input_visualizer_args",
+                   "output_visualizer_args", "full_feedback", "hint", "description"}
+_LIMIT_KEYS = ("time_limit", "time_multiplier", "time_safety_margin", "time_resolution", "time_multipliers",
+               "memory", "output", "code", "compilation_time", "compilation_memory", "validation_time",
+               "validation_memory", "validation_output", "validation_passes")
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,11 @@ class GroupSettings:
     grader_flags: tuple[str, ...] = ()
     output_validator_args: tuple[str, ...] = ()
     has_range: bool = False
+    args: tuple[str, ...] = ()                 # command-line arguments of the submission
+    max_score: float | None = None             # 2025-09 (None: the default)
+    aggregation: str | None = None             # 2025-09 score_aggregation: pass-fail | sum | min
+    require_pass: tuple[str, ...] = ()         # 2025-09: groups that must pass first
+    configured: bool = False                   # the directory has its own testdata/test_group.yaml
 
 
 @dataclass
@@ -80,10 +101,15 @@ class TestCase:
     input: Path
     answer: Path
     group: "TestGroup"
+    own: dict = field(default_factory=dict)     # <name>.yaml: args, output_validator_args
 
     @property
     def validator_args(self) -> tuple[str, ...]:
-        return self.group.settings.output_validator_args
+        return self.own.get("output_validator_args", self.group.settings.output_validator_args)
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return self.own.get("args", self.group.settings.args)
 
 
 @dataclass
@@ -121,6 +147,8 @@ class Problem:
     root: TestGroup
     warnings: list[str] = field(default_factory=list)
     samples_only: str = ""                     # why only the samples are graded (no secret data)
+    languages: tuple[str, ...] | None = None   # problem.yaml languages (None: all)
+    constants: dict = field(default_factory=dict)
 
     @property
     def scoring(self) -> bool:
@@ -200,7 +228,7 @@ def _args(path: Path, key: str, value) -> tuple[str, ...]:
     raise ProblemError(path, f"{key}: expected a string or a list of strings")
 
 
-def _limits(path: Path, data) -> ProblemLimits:
+def _limits(path: Path, data, legacy: bool = False, warnings: list | None = None) -> ProblemLimits:
     if data is None:
         return ProblemLimits()
     if not isinstance(data, dict):
@@ -209,10 +237,19 @@ def _limits(path: Path, data) -> ProblemLimits:
     for key, value in data.items():
         if key == "time_multipliers":
             if not isinstance(value, dict):
+                if legacy and warnings is not None:
+                    # not a legacy key at all: Kattis ignores it, and so do we, aloud
+                    warnings.append(f"{path}: limits.time_multipliers: {value!r} is not a mapping and "
+                                    "not a legacy key: ignored (legacy packages use time_multiplier)")
+                    continue
                 raise ProblemError(path, "limits.time_multipliers: expected a mapping")
-            for sub in ("ac_to_time_limit", "time_limit_to_tle"):
-                if sub in value:
-                    values[sub] = _number(path, f"limits.time_multipliers.{sub}", value[sub])
+            for sub, number in value.items():
+                if sub not in ("ac_to_time_limit", "time_limit_to_tle"):
+                    raise ProblemError(path, f"limits.time_multipliers: unknown key {sub!r} "
+                                             "(known: ac_to_time_limit, time_limit_to_tle)")
+                values[sub] = _number(path, f"limits.time_multipliers.{sub}", number)
+                if values[sub] < 1:
+                    raise ProblemError(path, f"limits.time_multipliers.{sub}: must be at least 1, got {number!r}")
         elif key in ("time_limit", "time_multiplier", "time_safety_margin", "time_resolution",
                      "compilation_time", "validation_time"):
             values[key] = _number(path, f"limits.{key}", value)
@@ -289,7 +326,8 @@ def _name(data: dict, fallback: str) -> str:
 def _group_settings(path: Path, data: dict, parent: GroupSettings, draft: bool, scoring: bool) -> GroupSettings:
     # Legacy: a group's testdata.yaml replaces its ancestor's whole; the
     # 2023-07 draft inherits the validator arguments key by key.
-    base = GroupSettings(output_validator_args=parent.output_validator_args) if draft else GroupSettings()
+    base = GroupSettings(output_validator_args=parent.output_validator_args, args=parent.args) if draft \
+        else GroupSettings()
     values: dict = {}
     for key, value in data.items():
         if key not in _GROUP_KEYS:
@@ -318,18 +356,42 @@ def _group_settings(path: Path, data: dict, parent: GroupSettings, draft: bool, 
                 raise ProblemError(path, "grading: custom graders are not supported by this judge")
         elif key in ("output_validator_flags", "output_validator_args"):
             values["output_validator_args"] = _args(path, key, value)
+        elif key == "args":
+            values["args"] = _args(path, key, value)
+        elif key == "max_score":
+            if value == "unbounded":
+                raise ProblemError(path, "max_score: unbounded scores are not supported by this judge yet")
+            values["max_score"] = _number(path, key, value, positive=False)
+        elif key == "score_aggregation":
+            if value not in ("pass-fail", "sum", "min"):
+                raise ProblemError(path, f"score_aggregation: expected pass-fail, sum or min, got {value!r}")
+            values["aggregation"] = value
+        elif key == "require_pass":
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ProblemError(path, "require_pass: expected a group name or a list of them")
+            values["require_pass"] = tuple(n.strip().strip("/") for n in names)
+        elif key in ("static_validation_score", "static_validation"):
+            raise ProblemError(path, f"{key}: static validation is not supported by this judge yet")
         elif key == "scoring" and isinstance(value, dict):
             # 2023-07 draft, later revision: {score: N, aggregation: sum|min}
+            # (2025-09 reads the same two as max_score and score_aggregation)
             if "score" in value and value["score"] != "unbounded":
                 values["accept_score"] = _number(path, "scoring.score", value["score"], positive=False)
+                values.setdefault("max_score", values["accept_score"])
             if "aggregation" in value:
                 if value["aggregation"] not in ("sum", "min", "pass-fail"):
                     raise ProblemError(path, f"scoring.aggregation: unknown {value['aggregation']!r}")
+                values.setdefault("aggregation", value["aggregation"])
                 if value["aggregation"] != "pass-fail":
                     values["grader_flags"] = (value["aggregation"],)
-    if not scoring and any(k in values for k in ("accept_score", "reject_score", "range")):
-        raise ProblemError(path, "accept_score, reject_score and range are only for scoring problems")
-    return replace(base, **values)
+    if not scoring and any(k in values for k in ("accept_score", "reject_score", "range", "max_score",
+                                                   "aggregation", "require_pass")):
+        raise ProblemError(path, "accept_score, reject_score, range, max_score, score_aggregation and "
+                                 "require_pass are only for scoring problems")
+    for key in ("max_score", "aggregation", "require_pass"):
+        values.setdefault(key, getattr(GroupSettings(), key))     # never inherited
+    return replace(base, configured=True, **values)
 
 
 def _load_group(problem_path: Path, path: Path, name: str, parent: TestGroup | None,
@@ -337,7 +399,7 @@ def _load_group(problem_path: Path, path: Path, name: str, parent: TestGroup | N
     if depth > 32:
         raise ProblemError(path, "test groups nested too deep (a symlink loop?)")
     inherited = parent.settings if parent else GroupSettings()
-    settings = inherited
+    settings = replace(inherited, configured=False, max_score=None, aggregation=None, require_pass=())
     for file_name in GROUP_FILES:
         if (path / file_name).is_file():
             settings = _group_settings(path / file_name, _read_yaml(path / file_name), inherited, draft, scoring)
@@ -371,10 +433,105 @@ def _load_group(problem_path: Path, path: Path, name: str, parent: TestGroup | N
                 if not os.access(file, os.R_OK):
                     raise ProblemError(file, "not readable")
             case_name = f"{name}/{stem}"
-            children.append((stem, TestCase(case_name, entry_path, answer, group)))
+            own = _test_case_yaml(path / f"{stem}.yaml") if draft else {}
+            children.append((stem, TestCase(case_name, entry_path, answer, group, own)))
     # lexicographic on base name, test cases and groups together
     group.children = [child for _, child in sorted(children, key=lambda c: c[0])]
     return group
+
+
+def _languages(path: Path, value) -> tuple[str, ...] | None:
+    """problem.yaml `languages`: all (None) or the codes of the languages table."""
+    if value is None or value == "all":
+        return None
+    codes = value.split() if isinstance(value, str) else value
+    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
+        raise ProblemError(path, f"languages: expected all or a list of language codes, got {value!r}")
+    return tuple(codes)
+
+
+_CONSTANT = "{{%s}}"
+
+
+def constants_used(path: Path, constants: dict) -> tuple[Path, str] | None:
+    """The first file of a package's programs (validators, included files)
+    or of a submission (a file or directory) that uses one of the
+    constants, which this judge does not substitute: refusing beats
+    compiling `{{n}}` into a program."""
+    if not constants:
+        return None
+    patterns = [(name, (_CONSTANT % name).encode(), (_CONSTANT % f"{name}.").encode()) for name in constants]
+    for base in ([path / top for top in ("output_validator", "output_validators", "include")]
+                 if path.is_dir() and (path / "problem.yaml").is_file() else [path]):
+        if not base.exists():
+            continue
+        for file in (sorted(base.rglob("*")) if base.is_dir() else [base]):
+            if not file.is_file() or file.stat().st_size > (4 << 20):
+                continue
+            data = file.read_bytes()
+            for name, plain, variant in patterns:
+                if plain in data or variant in data:
+                    return file, name
+    return None
+
+
+def _test_case_yaml(path: Path) -> dict:
+    """<test case>.yaml: its own submission and validator arguments."""
+    if not path.is_file():
+        return {}
+    own = {}
+    for key, value in _read_yaml(path).items():
+        if key not in _TEST_CASE_KEYS:
+            raise ProblemError(path, f"unknown key {key!r} (known: {', '.join(sorted(_TEST_CASE_KEYS))})")
+        if key in ("args", "output_validator_args"):
+            own[key] = _args(path, key, value)
+    return own
+
+
+def _scoring_2025(path: Path, root: TestGroup) -> None:
+    """2025-09 scores (max_score, score_aggregation) in the default grader's
+    terms: each test's accept_score is its maximum (max/N in a sum group,
+    max in a min or pass-fail group) and each group sums or takes the min.
+    A pass-fail group is a min group of tests worth its whole score."""
+    secret = next((c for c in root.children if isinstance(c, TestGroup) and c.name == "secret"), None)
+    if secret is None:
+        return
+    groups = [c for c in secret.children if isinstance(c, TestGroup) and c.settings.configured]
+    top = secret.settings
+    secret_max = 100.0 if top.max_score is None else top.max_score
+    secret_aggregation = top.aggregation or "sum"
+
+    def where(group: TestGroup) -> Path:
+        return next((group.path / n for n in GROUP_FILES if (group.path / n).is_file()), group.path)
+
+    def unit(group: TestGroup, maximum: float, aggregation: str) -> None:
+        tests = list(group.tests())
+        if not tests:
+            return
+        per = maximum / len(tests) if aggregation == "sum" else maximum
+        flags = ("sum",) if aggregation == "sum" else ("min",)
+        for node in group.groups():
+            node.settings = replace(node.settings, grader_flags=flags, accept_score=per, reject_score=0.0,
+                                    on_reject="continue" if aggregation == "sum" else "break",
+                                    range=(-math.inf, math.inf), has_range=False)
+
+    if not groups:
+        unit(secret, secret_max, secret_aggregation)
+        return
+    for group in groups:
+        aggregation = group.settings.aggregation or "pass-fail"
+        if secret_aggregation == "pass-fail":
+            if aggregation != "pass-fail":
+                raise ProblemError(where(group), "score_aggregation: must be pass-fail when secret's is")
+            unit(group, secret_max, "pass-fail")
+            continue
+        if group.settings.max_score is None:
+            raise ProblemError(where(group), f"max_score: required (secret's maximum is {secret_max:g}, so "
+                                             "each test data group needs its own)")
+        unit(group, group.settings.max_score, aggregation)
+    flags = ("sum",) if secret_aggregation == "sum" else ("min",)
+    secret.settings = replace(secret.settings, grader_flags=flags, on_reject="continue",
+                              range=(0.0, secret_max), has_range=False)
 
 
 def _validators(path: Path, validation: str, warnings: list[str]) -> list[Path]:
@@ -407,9 +564,6 @@ def load_problem(path: Path | str, samples_only_ok: bool = False) -> Problem:
         raise ProblemError(yaml_path, "missing (every problem package has one)")
     data = _read_yaml(yaml_path)
     warnings: list[str] = []
-    unknown = set(data) - _PROBLEM_KEYS
-    if unknown:
-        warnings.append(f"{yaml_path}: unknown keys {', '.join(sorted(unknown))}")
     # The kind of problem first: an interactive or multi-pass package is
     # refused as such whatever else is wrong with it.
     kind = _problem_type(yaml_path, data)
@@ -419,16 +573,49 @@ def load_problem(path: Path | str, samples_only_ok: bool = False) -> Problem:
         raise ProblemError(yaml_path, f"problem_format_version: unknown version {version!r}")
     version = (LEGACY if version.startswith("legacy") else
                VERSION_2025_09 if version.startswith("2025-09") else DRAFT_2023_07)
-    limits = _limits(yaml_path, data.get("limits"))
+    unknown = sorted(set(data) - _PROBLEM_KEYS)
+    if unknown and version == VERSION_2025_09:
+        raise ProblemError(yaml_path, f"unknown key {unknown[0]!r} (2025-09 defines "
+                                      f"{', '.join(sorted(_PROBLEM_KEYS_2025))})")
+    if unknown:
+        warnings.append(f"{yaml_path}: unknown keys {', '.join(unknown)}")
+    older = sorted(set(data) & _PROBLEM_KEYS_OLDER)
+    if older and version == VERSION_2025_09:
+        warnings.append(f"{yaml_path}: {', '.join(older)}: keys of older versions, not of 2025-09 "
+                        "(read as the older versions define them)")
+    limits = _limits(yaml_path, data.get("limits"), version == LEGACY, warnings)
     flags = _args(yaml_path, "validator_flags", data.get("validator_flags"))
     validators = _validators(path, validation, warnings)
+    languages = _languages(yaml_path, data.get("languages"))
+    if not isinstance(data.get("allow_file_writing", False), bool):
+        raise ProblemError(yaml_path, f"allow_file_writing: expected true or false, "
+                                      f"got {data['allow_file_writing']!r}")
+    constants = data.get("constants") or {}
+    if not isinstance(constants, dict):
+        raise ProblemError(yaml_path, "constants: expected a mapping of names to values")
+    if (path / "static_validator").exists():
+        raise ProblemError(path / "static_validator", "static validation is not supported by this judge yet")
     data_dir = path / "data"
     if not data_dir.is_dir():
         raise ProblemError(data_dir, "missing (the test data)")
     root = _load_group(path, data_dir, "", None, version != LEGACY, kind == SCORING)
+    if version == VERSION_2025_09 and kind == SCORING:
+        _scoring_2025(path, root)
+        # the score is secret's: a failed sample stops nothing
+        root.settings = replace(root.settings, on_reject="continue")
+    for group in root.groups():
+        for name in group.settings.require_pass:
+            if not any(g.name == name for g in root.groups()) or name >= group.name:
+                raise ProblemError(group.path, f"require_pass: {name!r} is not a test data group that "
+                                               f"comes before {group.name}")
     problem = Problem(path=path, short_name=path.resolve().name, name=_name(data, path.resolve().name),
                       format_version=version, type=kind, limits=limits, validator_flags=flags,
-                      custom_validators=validators, root=root, warnings=warnings)
+                      custom_validators=validators, root=root, warnings=warnings, languages=languages,
+                      constants=constants)
+    used = constants_used(path, constants)
+    if used:
+        raise ProblemError(used[0], f"uses the constant {{{{{used[1]}}}}}: constants are not substituted "
+                                    "by this judge yet")
     if not any(t.name.startswith("secret/") for t in problem.tests()):
         what = "no test cases (.in/.ans pairs)" if (data_dir / "secret").is_dir() else \
             "missing (the secret test data)"
@@ -461,4 +648,5 @@ def load_problem(path: Path | str, samples_only_ok: bool = False) -> Problem:
 
 
 __all__ = ["Problem", "ProblemLimits", "GroupSettings", "TestCase", "TestGroup", "load_problem",
-           "PASS_FAIL", "SCORING", "LEGACY", "DRAFT_2023_07", "VERSION_2025_09"]
+           "PASS_FAIL", "SCORING", "LEGACY", "DRAFT_2023_07", "VERSION_2025_09",
+           "constants_used"]

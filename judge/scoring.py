@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .problem import GRADER_FLAGS, TestCase, TestGroup
-from .verdicts import AC, worst
+from .verdicts import AC, WA, worst
 
 VERDICT_MODES = ("worst_error", "first_error", "always_accept")
 SCORE_MODES = ("sum", "avg", "min", "max")
@@ -119,7 +119,28 @@ def aggregate(group: TestGroup, results: dict[str, Result], skip_sample_score: b
         score = max(scores)
     low, high = group.settings.range
     score = min(max(score, low), high)
+    failed = _required_group_failed(group, results)
+    if failed:
+        # 2025-09 require_pass: not scored, and its tests count as not accepted
+        verdict = verdict if verdict != AC else failed
+        score, first = 0.0, first or failed
     return Result(verdict, score, first), counted
+
+
+def _required_group_failed(group: TestGroup, results: dict) -> str | None:
+    """The first rejection of a group `group` requires to pass, if any."""
+    if not group.settings.require_pass:
+        return None
+    root = group
+    while root.parent is not None:
+        root = root.parent
+    by_name = {g.name: g for g in root.groups()}
+    for name in group.settings.require_pass:
+        for test in by_name[name].tests():
+            result = results.get(test.name)
+            if result is None or result.verdict != AC:
+                return result.verdict if result is not None else WA
+    return None
 
 
 def cut_by_rejection(test: TestCase) -> list[TestCase]:

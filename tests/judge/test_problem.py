@@ -1,6 +1,7 @@
 """The package loader: formats, groups, settings and broken packages."""
 import math
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -123,7 +124,8 @@ def test_legacy_testdata_yaml_inherits_whole_file(tmp_path):
     # secret has its own file: defaults where it is silent (on_reject: break)
     assert secret.settings.on_reject == "break" and secret.settings.accept_score == 5
     assert secret.settings.range == (0, 50) and secret.settings.grader_flags == ("min",)
-    assert sub.settings is secret.settings            # no file: the closest ancestor's
+    # no file: the closest ancestor's settings (but not its own-file markers)
+    assert replace(sub.settings, configured=True) == secret.settings
     sample = next(g for g in problem.root.groups() if g.name == "sample")
     assert sample.settings.on_reject == "continue"
 

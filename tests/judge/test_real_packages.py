@@ -347,3 +347,114 @@ def test_the_queue_worker_still_refuses_a_package_without_secret_data(tmp_path):
     problem = make_package(tmp_path / "p", {"data/sample/1.in": "1\n", "data/sample/1.ans": "1\n"})
     with pytest.raises(ProblemError, match="data/secret: missing"):
         load_problem(problem)
+
+
+# ---- the 2025-09 format -----------------------------------------------------
+
+SCORING_2025 = V2025.replace("name: T\n", "name: T\ntype: scoring\n")
+ARGV_PY = "import sys\nn = int(input())\nprint(n if sys.argv[1:] == ['--fast', '7'] else -n)\n"
+
+
+def _scoring_package(tmp_path, extra=None):
+    files = {"problem.yaml": SCORING_2025,
+             "data/sample/1.in": "9\n", "data/sample/1.ans": "9\n",
+             "data/secret/test_group.yaml": "score_aggregation: sum\n",
+             "data/secret/group1/test_group.yaml": "max_score: 30\nscore_aggregation: min\n",
+             "data/secret/group2/test_group.yaml": "max_score: 70\n",        # pass-fail by default
+             "data/secret/group1/1.in": "1\n", "data/secret/group1/1.ans": "1\n",
+             "data/secret/group1/3.in": "3\n", "data/secret/group1/3.ans": "3\n",
+             "data/secret/group2/2.in": "2\n", "data/secret/group2/2.ans": "2\n",
+             "data/secret/group2/5.in": "5\n", "data/secret/group2/5.ans": "5\n",
+             "echo.py": ECHO_PY, "odd.py": ODD_ONLY_PY, "even.py": "n = int(input())\nprint(-1 if n % 2 else n)\n"}
+    files.update(extra or {})
+    return make_package(tmp_path / "p", files)
+
+
+def test_2025_09_max_score_and_score_aggregation(tmp_path):
+    problem = _scoring_package(tmp_path)
+    full = run_json(problem, problem / "echo.py")
+    assert (full["verdict"], full["score"], full["max_score"]) == ("AC", 100, 100)
+    odd = run_json(problem, problem / "odd.py")            # group1 all odd: 30; group2 fails on 2
+    assert (odd["verdict"], odd["score"]) == ("AC", 30)
+    even = run_json(problem, problem / "even.py")          # fails the sample and both groups
+    assert (even["verdict"], even["score"]) == ("WA", 0)
+
+
+def test_2025_09_require_pass(tmp_path):
+    problem = _scoring_package(tmp_path, {
+        "data/secret/group2/test_group.yaml": "max_score: 70\nrequire_pass: secret/group1\n",
+        "data/secret/group2/2.in": "5\n", "data/secret/group2/2.ans": "5\n"})   # group2 now all odd
+    assert run_json(problem, problem / "odd.py")["score"] == 100
+    later = _scoring_package(tmp_path / "q", {
+        "data/secret/group1/test_group.yaml": "max_score: 30\nscore_aggregation: min\n",
+        "data/secret/group2/test_group.yaml": "max_score: 70\nrequire_pass: [sample]\n",
+        "data/secret/group2/2.in": "5\n", "data/secret/group2/2.ans": "5\n",
+        "data/sample/1.in": "2\n", "data/sample/1.ans": "2\n"})               # odd.py fails the sample
+    assert run_json(later, later / "odd.py")["score"] == 30
+
+
+def test_2025_09_args_and_test_case_yaml(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": V2025, **echo_tests(2),
+        "data/secret/test_group.yaml": "args: ['--fast', '7']\ninput_visualizer_args: [x]\n",
+        "data/secret/02.yaml": "output_validator_args: [float_tolerance, '0.5']\ndescription: loose\n",
+        "data/secret/02.ans": "2.4\n", "argv.py": ARGV_PY})
+    result = run_json(problem, problem / "argv.py")
+    assert result["verdict"] == "AC", result              # args reached it; 02 is within 0.5 of 2.4
+    (problem / "data/secret/02.yaml").write_text("timeout: 3\n")
+    bad = invoke("run", str(problem), str(problem / "argv.py"), *BOXES)
+    assert bad.exit_code == 2 and "02.yaml: unknown key 'timeout'" in bad.output
+
+
+@pytest.mark.parametrize("yaml, message", [
+    ("problem_format_version: 2025-09\nname: T\nsource_urll: x\n",
+     "problem.yaml: unknown key 'source_urll' (2025-09 defines allow_file_writing, constants, credits,"),
+    ("problem_format_version: 2025-09\nname: T\nlimits:\n  time_multipliers:\n    ac_to_tle: 2\n",
+     "limits.time_multipliers: unknown key 'ac_to_tle' (known: ac_to_time_limit, time_limit_to_tle)"),
+    ("problem_format_version: 2025-09\nname: T\nlimits:\n  time_multipliers:\n    ac_to_time_limit: 0.5\n",
+     "limits.time_multipliers.ac_to_time_limit: must be at least 1"),
+    ("problem_format_version: 2025-09\nname: T\ntype: scoring\n",
+     "test_group.yaml: max_score: required (secret's maximum is 100"),
+    ("problem_format_version: 2025-09\nname: T\nallow_file_writing: maybe\n", "allow_file_writing: expected true or false"),
+    ("problem_format_version: 2025-09\nname: T\nconstants:\n  n: 5\n", "uses the constant {{n}}"),
+])
+def test_2025_09_keys_are_checked(tmp_path, yaml, message):
+    problem = make_package(tmp_path / "p", {"problem.yaml": yaml, **echo_tests(1),
+                                            "data/secret/g/test_group.yaml": "score_aggregation: min\n"
+                                            if "scoring" in yaml else "args: []\n",
+                                            "data/secret/g/1.in": "1\n", "data/secret/g/1.ans": "1\n",
+                                            "e.py": "print(input())  # {{n}}\n"})
+    if "scoring" not in yaml:
+        (problem / "data/secret/01.in").unlink()
+        (problem / "data/secret/01.ans").unlink()
+    result = invoke("run", str(problem), str(problem / "e.py"), *BOXES)
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert message in result.output
+
+
+def test_the_spec_examples_spelling_is_read_with_a_warning(tmp_path):
+    # The format's own 2025-09 examples carry source_url and testdata.yaml's
+    # `scoring:` of 2023-07: read, with a warning for the key of old.
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": SCORING_2025 + "source_url: https://contest.example\n",
+        "data/secret/testdata.yaml": "scoring:\n  aggregation: sum\n",
+        "data/secret/g1/testdata.yaml": "scoring:\n  score: 40\n  aggregation: min\n",
+        "data/secret/g1/1.in": "1\n", "data/secret/g1/1.ans": "1\n",
+        "data/secret/g2/testdata.yaml": "scoring:\n  score: 60\n  aggregation: min\n",
+        "data/secret/g2/2.in": "2\n", "data/secret/g2/2.ans": "2\n", "odd.py": ODD_ONLY_PY})
+    result = invoke("run", str(problem), str(problem / "odd.py"), *BOXES)
+    assert "source_url: keys of older versions, not of 2025-09" in result.output
+    assert run_json(problem, problem / "odd.py")["score"] == 40
+
+
+def test_problem_languages_are_honoured(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": V2025 + "languages: [python3]\n", **echo_tests(1),
+        "submissions/accepted/echo.py": ECHO_PY,
+        "submissions/accepted/echo.c": '#include <stdio.h>\nint main(){int n;scanf("%d",&n);printf("%d\\n",n);}\n'})
+    result = invoke("verify", str(problem), *BOXES)
+    assert result.exit_code == 0, result.output
+    line = _lines_for(result.output, "accepted/echo.c")[0]
+    assert line.split()[0] == "skipped" and "problem.yaml allows only python3, not c" in line
+    run = invoke("run", str(problem), str(problem / "submissions/accepted/echo.c"), *BOXES)
+    assert run.exit_code == 2 and "problem.yaml allows only python3, not c" in run.output
