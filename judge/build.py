@@ -235,9 +235,13 @@ def _install(box, name: str, data: bytes, mode: int = 0o644) -> None:
 
 
 def build(source: Path, language: Language, table: LanguageTable, box, limits: CompileLimits,
-          output_dir: Path, memory_mib: int) -> BuildResult:
-    """Compile `source` in `box` into `output_dir` (created, world-readable)."""
-    files = source_files(source)
+          output_dir: Path, memory_mib: int, included: dict[str, Path] | None = None) -> BuildResult:
+    """Compile `source` in `box` into `output_dir` (created, world-readable).
+
+    `included` (relative path -> host file) are the package's include/
+    files: copied over the submission's own, as the format says."""
+    included = included or {}
+    files = {**source_files(source), **{n: p for n, p in included.items() if "/" not in n}}
     has_scripts = source.is_dir() and ("build" in files or "run" in files)
     entry = "run" if has_scripts else language.entry_point(list(files))
     sources = sorted(f for f in files if language.matches(f)) or [entry]
@@ -253,6 +257,13 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: C
         if size > MAX_SOURCE_BYTES:
             raise SubmissionError(f"{source}: more than {MAX_SOURCE_BYTES >> 20} MiB of source")
         _install(box, name, data, 0o755 if os.access(path, os.X_OK) else 0o644)
+    for name, path in included.items():
+        if "/" in name:                       # an included tree (include/java/pkg/Util.java)
+            for parent in reversed(Path(name).parents[:-1]):
+                if not (box.path / parent).is_dir():
+                    (box.path / parent).mkdir(mode=0o755)
+                    os.chown(box.path / parent, box.uid, box.uid)
+            _install(box, name, path.read_bytes(), 0o755 if os.access(path, os.X_OK) else 0o644)
     if has_scripts:
         compile_argv = ["/bin/sh", "build"] if "build" in files else None
         run_argv = [f"{PROGRAM_DIR}/run"]

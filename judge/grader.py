@@ -191,7 +191,7 @@ class Grader:
         with self._box() as box:
             return build(source, language, self.table, box,
                          CompileLimits(limits.compilation_time, limits.compilation_memory),
-                         workdir, limits.memory)
+                         workdir, limits.memory, self.problem.included_files(language.id, self.table))
 
     def build_validators(self) -> None:
         limits = self.problem.limits

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ProblemError
+from .errors import JudgeError, ProblemError
 from .validators import DefaultValidatorFlags, FlagError, parse_flags
 
 LEGACY, DRAFT_2023_07, VERSION_2025_09 = "legacy", "2023-07-draft", "2025-09"
@@ -160,6 +160,25 @@ class Problem:
 
     def tests(self) -> list[TestCase]:
         return list(self.root.tests())
+
+    def included_files(self, language_id: str, table) -> dict[str, Path]:
+        """include/<language>/ (else include/default/): relative path -> file,
+        copied into every submission of that language before it is built."""
+        base = self.path / "include"
+        if not base.is_dir():
+            return {}
+        chosen = None
+        for directory in sorted(p for p in base.iterdir() if p.is_dir()):
+            try:
+                if directory.name != "default" and table.get(directory.name).id == language_id:
+                    chosen = directory
+            except JudgeError:
+                continue                  # include/<a language this judge lacks>/
+        chosen = chosen or (base / "default" if (base / "default").is_dir() else None)
+        if chosen is None:
+            return {}
+        return {str(f.relative_to(chosen)): f for f in sorted(chosen.rglob("*"))
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(chosen).parts)}
 
     def default_flags(self, test: TestCase) -> DefaultValidatorFlags:
         try:

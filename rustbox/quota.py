@@ -96,8 +96,11 @@ def _to_tmpfs(box: BoxDir, quota: tuple[int, int]) -> None:
                 _move_tree(disk, target, box, quota)
             finally:
                 os.close(target)
+            # Emptied before the tmpfs covers it: _empty_tree climbs back by
+            # "..", which from a subdirectory of a covered /box would land on
+            # the tmpfs (a mount point is followed) and rmdir its fresh copies.
+            _empty_tree(disk)
             ns.mount(stage, box.path, None, ns.MS_BIND)
-            _empty_tree(disk)   # now hidden under the tmpfs: not left to reappear
         finally:
             os.close(disk)
     finally:

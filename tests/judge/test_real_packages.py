@@ -458,3 +458,30 @@ def test_problem_languages_are_honoured(tmp_path):
     assert line.split()[0] == "skipped" and "problem.yaml allows only python3, not c" in line
     run = invoke("run", str(problem), str(problem / "submissions/accepted/echo.c"), *BOXES)
     assert run.exit_code == 2 and "problem.yaml allows only python3, not c" in run.output
+
+
+# ---- include/<language>/, .py3 -----------------------------------------------
+
+def test_included_files_are_copied_into_each_submission_of_their_language(tmp_path):
+    problem = make_package(tmp_path / "p", {
+        **echo_tests(2),
+        # a driver that calls the contestant's solve(), with a helper package
+        "include/python3/main.py": "from solution import solve\nfrom lib.util import twice\n"
+                                   "print(twice(solve(int(input()))) // 2)\n",
+        "include/python3/lib/__init__.py": "",
+        "include/python3/lib/util.py": "def twice(x):\n    return 2 * x\n",
+        "include/default/solve.h": "int solve(int n);\n",
+        "include/default/runner.c": '#include <stdio.h>\n#include "solve.h"\n'
+                                    'int main(void){int n;scanf("%d",&n);printf("%d\\n",solve(n));return 0;}\n',
+        "submissions/accepted/solution.py": "def solve(n):\n    return n\n",
+        "submissions/accepted/solve.c": '#include "solve.h"\nint solve(int n){return n;}\n',
+        "submissions/wrong_answer/solution.py": "def solve(n):\n    return n + 1\n"})
+    result = invoke("verify", str(problem), *BOXES)
+    assert result.exit_code == 0, result.output
+    assert "3 of 3 submissions got their expected verdict" in result.output
+
+
+def test_py3_is_python_3(tmp_path):
+    problem = make_package(tmp_path / "p", {**echo_tests(1), "echo.py3": ECHO_PY})
+    result = run_json(problem, problem / "echo.py3")
+    assert result["language"] == "python3" and result["verdict"] == "AC"

@@ -103,3 +103,16 @@ def test_files_left_in_the_box_do_not_count_in_the_next_run_of_the_api(build_dir
                 assert later.status == "OK" and later.memory_peak < 2 * MiB, later
     finally:
         cleanup(API_BOX)
+
+
+def test_a_box_with_subdirectories_moves_onto_a_quota(run_box):
+    # Directories on disk move to the quota's tmpfs; the disk copy used to be
+    # emptied after the tmpfs covered /box, so climbing back by ".." landed on
+    # the tmpfs and the run failed ("quota failed: Directory not empty").
+    made = run_box("--processes", 4, "/bin/sh", "-c", "mkdir -p d/e && echo x > d/e/f && echo y > d/g")
+    assert made.verdict["status"] == "OK", made
+    moved = run_box("--quota", QUOTA, "/bin/cat", "d/e/f", "d/g")
+    assert moved.verdict is not None and moved.verdict["status"] == "OK", moved
+    assert moved.output == "x\ny\n"
+    back = run_box("/bin/cat", "d/e/f")
+    assert back.verdict["status"] == "OK" and back.output == "x\n", back
