@@ -793,26 +793,38 @@ def _redirect_stdio(request: RunRequest, setup_w: int) -> None:
 def _open_stdio(path: str, flags: int, setup_w: int) -> int:
     """A --stdin/--stdout/--stderr file, opened as the box uid: a regular
     file or a device, or a FIFO once its other end is open (a wait the
-    supervisor bounds and names); a directory or a socket is an error."""
+    supervisor bounds and names); a directory or a socket is an error.
+
+    A FIFO is opened exactly once: a probe opened and closed again would let
+    the peer's open complete and its data (or its EOF) go to the probe."""
+    reading = flags & os.O_ACCMODE == os.O_RDONLY
+    if reading and stat.S_ISFIFO(os.stat(path, follow_symlinks=False).st_mode):
+        return _wait_for_fifo(path, flags, setup_w)
     try:
         fd = os.open(path, flags | os.O_NONBLOCK, 0o644)  # a FIFO must not block here
-        st = os.fstat(fd)
     except OSError as exc:
-        if exc.errno != errno.ENXIO:
+        if exc.errno != errno.ENXIO:      # ENXIO: a FIFO with no reader yet
             raise
-        fd, st = None, os.stat(path, follow_symlinks=False)  # FIFO, nobody reading yet
-    kind = stat.S_IFMT(st.st_mode)
-    if kind in (stat.S_IFREG, stat.S_IFCHR):
-        os.set_blocking(fd, True)
+        return _wait_for_fifo(path, flags, setup_w)
+    kind = stat.S_IFMT(os.fstat(fd).st_mode)
+    if kind in (stat.S_IFREG, stat.S_IFCHR) or (kind == stat.S_IFIFO and not reading):
+        os.set_blocking(fd, True)         # a FIFO written to: its reader is there
         return fd
-    if fd is not None:
-        os.close(fd)
-    if kind == stat.S_IFIFO:
-        _report(setup_w, "wait", "stdio", f"{path} is a FIFO")
-        return os.open(path, flags, 0o644)   # until the other end opens it
+    os.close(fd)
+    if kind == stat.S_IFIFO:              # swapped in since the check above
+        return _wait_for_fifo(path, flags, setup_w)
     if kind == stat.S_IFDIR:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     raise ValueError(f"{path}: a socket or a block device, not a file")
+
+
+def _wait_for_fifo(path: str, flags: int, setup_w: int) -> int:
+    _report(setup_w, "wait", "stdio", f"{path} is a FIFO")
+    fd = os.open(path, flags, 0o644)      # until the other end opens it
+    if stat.S_IFMT(os.fstat(fd).st_mode) not in (stat.S_IFIFO, stat.S_IFREG, stat.S_IFCHR):
+        os.close(fd)                      # swapped for something else meanwhile
+        raise ValueError(f"{path}: a socket or a block device, not a file")
+    return fd
 
 
 def non_default_signals() -> list[int]:
