@@ -53,10 +53,14 @@ def cleanup(box_id) -> None:
 
 
 @main.command("check-env")
-def check_env() -> None:
+@click.option("--calibrate", "measure", is_flag=True,
+              help="Also measure how steady CPU time is (rustbox calibrate; a few seconds, root).")
+@click.option("--box-id", default="0", help="Box to calibrate in (with --calibrate).")
+def check_env(measure, box_id) -> None:
     """Say what this host supports for rustbox, and what to fix."""
-    from .hostcheck import host_checks
+    from .hostcheck import host_checks, timing_check
     checks = host_checks()
+    checks.append(timing_check(_box_id(box_id) if measure else None))
     width = max(len(c["item"]) for c in checks)
     for check in checks:
         mark = ("note" if check.get("note") else "ok  ") if check["ok"] else (
@@ -64,6 +68,38 @@ def check_env() -> None:
         click.echo(f"[{mark}] {check['item']:<{width}}  {check['detail']}")
     if not all(c["ok"] or c.get("optional") for c in checks):
         sys.exit(1)
+
+
+@main.command()
+@click.option("--box-id", default="0", help="Box to run the workloads in (0-999).")
+@click.option("--runs", default=None, help="Runs of each workload (default 7, 3-100).")
+@click.option("--spread", default=None, metavar="STEADY,NOISY",
+              help="Thresholds of slowest vs fastest run (default 0.1,1).")
+@click.option("--slowdown", default=None, metavar="STEADY,NOISY",
+              help="Thresholds of median vs fastest run (default 0.05,0.5).")
+@click.option("--steal", default=None, metavar="STEADY,NOISY",
+              help="Thresholds of steal time's share (default 0.02,0.1).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+def calibrate(box_id, runs, spread, slowdown, steal, as_json) -> None:
+    """How steady this host's CPU time is: fixed workloads in a box, N runs each.
+
+    Prints the median and spread of each workload, the steal time, and the
+    class: steady, noisy or unusable. Exit 0 steady or noisy, 1 unusable,
+    2 the calibration could not run."""
+    require_root("rustbox calibrate")
+    from .api import Box
+    from .calibrate import DEFAULT_RUNS, calibrate as measure, check_runs, format_report, thresholds_from
+    from .limits import parse_count
+    count = check_runs(parse_count(runs, "--runs") if runs is not None else DEFAULT_RUNS)
+    thresholds = thresholds_from({"spread": spread, "slowdown": slowdown, "steal": steal})
+    with Box(_box_id(box_id)) as box:
+        report = measure(box, count, thresholds)
+    if as_json:
+        _emit(report)
+    else:
+        for line in format_report(report):
+            click.echo(line)
+    sys.exit(1 if report["class"] == "unusable" else 0)
 
 
 def _run_command():

@@ -29,6 +29,39 @@ def host_checks() -> list[dict]:
     return checks
 
 
+def timing_check(box_id: int | None) -> dict:
+    """How steady CPU time is (rustbox calibrate in box `box_id`); None:
+    not measured (it takes seconds and a box), only pointed to. Timing noise
+    never fails check-env: the sandbox works, its verdicts near the limit
+    are what suffer (noisy: a note; unusable: a warning)."""
+    item = "timing"
+    if box_id is None:
+        return {"item": item, "ok": True, "note": True,
+                "detail": "not measured: `rustbox calibrate` or `check-env --calibrate` "
+                          "(a few seconds, as root)"}
+    if not is_root():
+        return {"item": item, "ok": False, "optional": True,
+                "detail": "not measured: calibrating runs a box, run as root"}
+    from .api import Box
+    from .calibrate import UNUSABLE, STEADY, calibrate
+    from .errors import RustboxError
+    try:
+        with Box(box_id) as box:
+            report = calibrate(box)
+    except RustboxError as exc:
+        return {"item": item, "ok": False, "optional": True,
+                "detail": f"not measured in box {box_id}: {exc}"}
+    figures = ", ".join(f"{name} spread {f['spread']:.0%} (median {f['median']:.3f} s)"
+                        for name, f in report["workloads"].items())
+    steal = "" if report["steal"] is None else f", steal {report['steal']:.1%}"
+    detail = f"{report['class']}: {figures}{steal}; {report['meaning']}"
+    if report["class"] == STEADY:
+        return {"item": item, "ok": True, "detail": detail}
+    if report["class"] == UNUSABLE:
+        return {"item": item, "ok": False, "optional": True, "detail": detail}
+    return {"item": item, "ok": True, "note": True, "detail": detail}
+
+
 def _namespaces() -> dict:
     missing = [n for n in _NAMESPACES if not os.path.exists(f"/proc/self/ns/{n}")]
     if missing:
