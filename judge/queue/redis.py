@@ -79,9 +79,13 @@ redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'data', ARGV[3])
 return 1
 """
 
-# Store the result unless one exists, then retire the message.
+# Store the result unless one exists, then retire the message. A record
+# byte-for-byte the one sent (it names the worker, the attempt and the time)
+# is this very store, retried because the server's reply was lost when it
+# went down: that counts as stored, not as somebody else's earlier result.
 _FINISH = """
 local stored = redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[4])
+if stored == 0 and redis.call('HGET', KEYS[1], ARGV[3]) == ARGV[4] then stored = 1 end
 redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[2], ARGV[2])
 return stored

@@ -227,13 +227,21 @@ class SqliteQueue(Queue):
     def _finish(self, claim: Claim, state: str, record: dict, reason: str | None) -> bool:
         # Keyed by id, not by receipt: a worker whose lease ran out may still
         # be first to finish, and then its result is the one kept.
+        # The same record again (a write retried after an error that hid its
+        # success) counts as stored, as in the Redis backend.
+        data = orjson.dumps(record)
+
         def store(db):
-            return db.execute(
-                "UPDATE submissions SET state = ?, result = ?, reason = ?, worker = ?,"
-                " finished_at = ?, receipt = NULL, lease_until = NULL"
-                " WHERE id = ? AND state IN (?, ?)",
-                (state, orjson.dumps(record), reason, claim.worker, time.time(),
-                 claim.submission.id, QUEUED, RUNNING)).rowcount == 1
+            if db.execute(
+                    "UPDATE submissions SET state = ?, result = ?, reason = ?, worker = ?,"
+                    " finished_at = ?, receipt = NULL, lease_until = NULL"
+                    " WHERE id = ? AND state IN (?, ?)",
+                    (state, data, reason, claim.worker, time.time(),
+                     claim.submission.id, QUEUED, RUNNING)).rowcount == 1:
+                return True
+            return db.execute("SELECT 1 FROM submissions WHERE id = ? AND state = ? AND"
+                              " result = ?", (claim.submission.id, state, data)
+                              ).fetchone() is not None
         return self._write(store)
 
     def release(self, claim: Claim) -> None:
