@@ -7,7 +7,7 @@ a chain, under the default policy too), a ptrace()d program whose tracer
 never reaps it, a CPU-burning tracer, a fork bomb, a memory bomb,
 sleepers (in a system call, stopped, in vfork), loopback TCP sockets
 filled and never read, CPU burners that catch every signal, and a daemon.
-They go over two boxes (--boxes, default 620-621) in one `rustbox batch`.
+They go over two boxes (--boxes, default 990-991) in one `rustbox batch`.
 
 Then, after `rustbox cleanup` of the boxes, it checks and prints:
   - one verdict per spec line, each id once, and no XX;
@@ -20,7 +20,7 @@ Then, after `rustbox cleanup` of the boxes, it checks and prints:
 Exit status 0 when all hold, 1 when one does not, 2 when the soak could not
 run (one line on stderr).
 
-    .venv/bin/python benchmarks/soak.py [--runs 5000] [--boxes 620-621]
+    .venv/bin/python benchmarks/soak.py [--runs 5000] [--boxes 990-991]
 """
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def tcp_pages() -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=positive, default=5000, help="spec lines (default 5000)")
-    parser.add_argument("--boxes", default="620-621", help="box ids for the batch (default 620-621)")
+    parser.add_argument("--boxes", default="990-991", help="box ids for the batch (default 990-991)")
     args = parser.parse_args(argv)
     try:
         return soak(args)
