@@ -15,8 +15,8 @@ round-robin over the cases so slow drift hits all of them alike:
                   stop latency = cpu_time - L (and wall_time - L alongside);
                   the verdict must be TO
 
-Path `api` is a rustbox.Box(602) kept open, box.run(...) per run; path
-`cli` (with --cli) is `rustbox run --box-id 603 ...` as a subprocess,
+Path `api` is a rustbox.Box(994) kept open, box.run(...) per run; path
+`cli` (with --cli) is `rustbox run --box-id 995 ...` as a subprocess,
 its verdict read from stdout. The table shows the median and the largest
 error per case; the targets of issue 4 are judged on the largest error
 seen (every run must meet them):
@@ -50,7 +50,7 @@ from rustbox.text import plural  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 PROGRAMS = REPO / "testdata" / "programs"
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "accuracy.json"
-API_BOX, CLI_BOX = 602, 603
+API_BOX, CLI_BOX = 994, 995
 MiB = 1 << 20
 
 TARGET_CPU_S = 0.005
@@ -343,12 +343,12 @@ def parse_args(argv):
         prog="benchmarks/accuracy.py",
         description="CPU-time, peak-memory and TLE-stop error of rustbox verdicts on "
                     "programs with known answers (compiled from testdata/programs). "
-                    "Uses boxes 602-603.")
+                    "Uses boxes 994-995.")
     parser.add_argument("--repeats", type=positive, default=5,
                         help="runs per case (default 5)")
     parser.add_argument("--cli", action="store_true",
-                        help="also measure `rustbox run` as a subprocess (box 603)")
-    parser.add_argument("--no-api", action="store_true", help="skip the API path (box 602)")
+                        help="also measure `rustbox run` as a subprocess (box 995)")
+    parser.add_argument("--no-api", action="store_true", help="skip the API path (box 994)")
     parser.add_argument("--json", default=str(DEFAULT_JSON),
                         help=f"write results here (default {DEFAULT_JSON.relative_to(REPO)})")
     return parser.parse_args(argv)

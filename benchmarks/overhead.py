@@ -9,8 +9,8 @@ What is measured: the wall-clock time of one run of /bin/true as this
     unshare  util-linux `unshare --net --pid --fork --mount --ipc --uts /bin/true`
     bwrap    `bwrap --unshare-all --ro-bind / / /bin/true` (bubblewrap)
     python   the venv's own `python -c pass`: the yardstick of the CLI
-    cli      `rustbox run --box-id 601 /bin/true`, one process per run
-    api      `box.run(["/bin/true"])` on a rustbox.Box(600) kept open; the
+    cli      `rustbox run --box-id 993 /bin/true`, one process per run
+    api      `box.run(["/bin/true"])` on a rustbox.Box(992) kept open; the
              box sits idle while the other methods run. api-2nd: a second
              call right after it, timed too (back to back, as a judge's
              tests run); api is the figure judged against the target
@@ -23,7 +23,7 @@ iterations are run first and not counted.
 
 Then batch throughput: a JSONL file of 1000 specs of /bin/true goes through
 `rustbox batch` (a subprocess; or run_batch in this process with
---batch-via api) over one box (600) and over two (600-601), alternately,
+--batch-via api) over one box (992) and over two (992-993), alternately,
 repeated; runs/s = specs / wall time of the whole command, its start-up
 included; 5 times each by default. The batch's own summary rate (start-up
 excluded) is kept too.
@@ -57,7 +57,7 @@ from rustbox.text import plural  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = REPO / "benchmarks" / "results" / "overhead.json"
-API_BOX, CLI_BOX = 600, 601
+API_BOX, CLI_BOX = 992, 993
 TRUE = "/bin/true"
 
 
@@ -398,7 +398,7 @@ def render(results: dict, batch: dict, rat: dict, runs: int, warmup: int,
                      f"median of {batch['repeats']} (runs/s, whole command timed)")
         lines.append(f"  {'':<18} {'median':>8}          {'ms/run':>6}  {'best':>7}  "
                      f"{'own rate':>8}  others' load (max)")
-        for name, label in (("1box", "1 box  (600)"), ("2box", "2 boxes (600-601)")):
+        for name, label in (("1box", "1 box  (992)"), ("2box", "2 boxes (992-993)")):
             b = batch[name]
             own = (f"{b['reported_rate_median']:6.1f}/s" if b["reported_rate_median"]
                    else "     n/a")
@@ -445,7 +445,7 @@ def parse_args(argv):
         prog="benchmarks/overhead.py",
         description="Per-run overhead of /bin/true through a bare spawn, unshare, bwrap, "
                     "python -c pass, the rustbox CLI and the rustbox API (interleaved), "
-                    "and rustbox batch throughput over 1 and 2 boxes. Uses boxes 600-601.")
+                    "and rustbox batch throughput over 1 and 2 boxes. Uses boxes 992-993.")
     parser.add_argument("--runs", type=positive, default=200,
                         help="timed runs per method (default 200)")
     parser.add_argument("--warmup", type=int, default=10,
@@ -487,7 +487,7 @@ def main(argv=None) -> int:
             results = measure_runs(methods, args.runs, args.warmup, log)
         finally:
             for method in methods:
-                method.close()  # frees box 600 for the batch
+                method.close()  # frees box 992 for the batch
         if not args.no_batch:
             with tempfile.TemporaryDirectory(prefix="rustbox-bench-") as workdir:
                 batch = measure_batch(args.batch_specs, args.batch_repeats, args.batch_via,
