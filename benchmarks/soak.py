@@ -25,7 +25,6 @@ run (one line on stderr).
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import shutil
 import subprocess
@@ -37,6 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import REPO, cleanup_boxes, git, positive, rustbox_cli  # noqa: E402
+
+sys.path.insert(0, str(REPO))
+from tests.hoststate import cgroups_of, mount_table, processes_of  # noqa: E402
 
 PROGRAMS = REPO / "tests" / "security" / "programs"
 # TCP memory is counted with per-CPU reserves: the host-wide figure can sit
@@ -125,38 +127,6 @@ def box_uids(box_ids) -> set[int]:
 def box_homes(box_ids) -> list[str]:
     from rustbox.box import BoxDir
     return [str(BoxDir(box_id).home) for box_id in box_ids]
-
-
-def processes_of(uids: set[int]) -> list[str]:
-    found = []
-    for status in glob.glob("/proc/[0-9]*/status"):
-        try:
-            text = Path(status).read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        real, effective = (int(v) for v in fields.get("Uid", "0 0").split()[:2])
-        if real in uids or effective in uids:
-            found.append(f"pid {status.split('/')[2]} uid {real} "
-                         f"{fields.get('Name', '').strip()} ({fields.get('State', '').strip()})")
-    return found
-
-
-def cgroups_of(box_ids) -> list[str]:
-    found = []
-    for box_id in box_ids:
-        found += glob.glob(f"/sys/fs/cgroup/*/rustbox/box-{box_id}")
-        found += glob.glob(f"/sys/fs/cgroup/rustbox/box-{box_id}")
-    return found
-
-
-def mount_table() -> set[tuple[str, str, str]]:
-    mounts = set()
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        left, right = line.split(" - ", 1)
-        fstype, source = right.split()[:2]
-        mounts.add((left.split()[4], fstype, source))
-    return mounts
 
 
 def tcp_pages() -> int:

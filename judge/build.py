@@ -234,9 +234,10 @@ def _install(box, name: str, data: bytes, mode: int = 0o644) -> None:
     os.chmod(dest, mode)
 
 
-def build(source: Path, language: Language, table: LanguageTable, box, limits: CompileLimits,
+def build(source: Path, language: Language, table: LanguageTable, box, limits: Limits,
           output_dir: Path, memory_mib: int, included: dict[str, Path] | None = None) -> BuildResult:
-    """Compile `source` in `box` into `output_dir` (created, world-readable).
+    """Compile `source` in `box` into `output_dir` (created, world-readable),
+    under `limits` (Grader.limits_for("compile", language)).
 
     `included` (relative path -> host file) are the package's include/
     files: copied over the submission's own, as the format says."""
@@ -277,12 +278,7 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: C
     if compile_argv:
         # The box's own files are root's: let the compiler write next to them.
         os.chown(box.path, box.uid, box.uid)
-        verdict = box.run(compile_argv,
-                          Limits(time=limits.time, wall_time=limits.wall_time,
-                                 mem=limits.memory_mib << 20, processes=language.compile_processes,
-                                 fsize=limits.output_mib << 20, open_files=256,
-                                 quota=COMPILE_QUOTA),
-                          stdout=COMPILE_LOG, stderr_to_stdout=True, dirs=compile_mounts,
+        verdict = box.run(compile_argv, limits, stdout=COMPILE_LOG, stderr_to_stdout=True, dirs=compile_mounts,
                           env=dict(language.compile_env))
         log = _read_box_file(box.path / COMPILE_LOG, 1 << 20).decode("utf-8", "replace")
         result.cpu_time, result.wall_time = verdict.cpu_time, verdict.wall_time
@@ -291,7 +287,7 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: C
                                verdict.cpu_time, verdict.wall_time)
         if verdict.status != "OK":
             reason = {TO: f"compilation took longer than {limits.time:g} s",
-                      ML: f"the compiler ran out of memory ({limits.memory_mib} MiB)",
+                      ML: f"the compiler ran out of memory ({limits.mem >> 20} MiB)",
                       OL: "the compiler wrote too much output"}.get(verdict.status, verdict.message)
             text = truncate_message(log)
             return BuildResult(False, "CE", f"{reason}\n{text}".strip() if verdict.status != RE else text or reason,
@@ -325,7 +321,7 @@ class ValidatorCache:
         return digest.hexdigest()[:24]
 
     def get(self, source: Path, language: Language, table: LanguageTable, box,
-            limits: CompileLimits, memory_mib: int) -> BuildResult:
+            limits: Limits, memory_mib: int) -> BuildResult:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
         final = self.root / self.key(source, language, table)

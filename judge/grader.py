@@ -39,8 +39,8 @@ from rustbox.mounts import HOST_VISIBLE
 from rustbox.verdict import ML, OK, OL, RE, SG, TO, XX
 
 from . import scoring
-from .build import (BuildResult, CompileLimits, Program, ValidatorCache, _read_box_file, build,
-                    detect_language, source_files)
+from .build import (COMPILE_QUOTA, BuildResult, CompileLimits, Program, ValidatorCache,
+                    _read_box_file, build, detect_language, source_files)
 from .errors import JudgeError, LanguageError, ProblemError, SandboxFailure, SubmissionError
 from .hostpaths import HostPaths
 from .languages import PROGRAM_DIR, LanguageTable, load_languages
@@ -189,8 +189,7 @@ class Grader:
     def compile_submission(self, source: Path, language, workdir: Path) -> BuildResult:
         limits = self.problem.limits
         with self._box() as box:
-            return build(source, language, self.table, box,
-                         CompileLimits(limits.compilation_time, limits.compilation_memory),
+            return build(source, language, self.table, box, self.limits_for("compile", language),
                          workdir, limits.memory, self.problem.included_files(language.id, self.table))
 
     def build_validators(self) -> None:
@@ -200,7 +199,7 @@ class Grader:
                 language = detect_language(source, self.table, None)
                 with self._box() as box:
                     result = self.cache.get(source, language, self.table, box,
-                                            CompileLimits(limits.compilation_time, limits.compilation_memory),
+                                            self.limits_for("compile", language),
                                             limits.validation_memory)
             except JudgeError as exc:
                 raise ProblemError(source, f"output validator: {exc}") from None
@@ -211,11 +210,19 @@ class Grader:
 
     # ---- running -----------------------------------------------------
 
-    def limits_for(self, kind: str, program: Program) -> Limits:
-        """The box limits of a `kind` of run ("test": the submission on one
-        test; "validator": an output validator), the one place they are
-        built. The wall-clock limit is rustbox's own default (Limits)."""
+    def limits_for(self, kind: str, program) -> Limits:
+        """The box limits of a `kind` of run, the one place they are built:
+        "compile" (`program` is the Language; a validator's build too),
+        "test" (the submission on one test) or "validator" (an output
+        validator; both a Program). Runs take rustbox's own wall-clock
+        default (Limits); a compile waits on the disk: CompileLimits.wall_time."""
         limits = self.problem.limits
+        if kind == "compile":
+            compile_limits = CompileLimits(limits.compilation_time, limits.compilation_memory)
+            return Limits(time=compile_limits.time, wall_time=compile_limits.wall_time,
+                          mem=compile_limits.memory_mib << 20, processes=program.compile_processes,
+                          fsize=compile_limits.output_mib << 20, open_files=256,
+                          quota=COMPILE_QUOTA)
         if kind == "test":
             memory = (limits.memory + program.memory_overhead_mib) << 20
             return Limits(time=self.time_limit, mem=memory, processes=program.processes,

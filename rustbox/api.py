@@ -73,7 +73,7 @@ class _Spawner:
 
 _spawn = _Spawner()
 # A run ends by its wall limit plus a second, and its set-up takes at most
-# about as long again (process.py): past twice the limit plus this, the
+# about as long again (running/bounds.py): past twice the limit plus this, the
 # helper is taken for stuck.
 REPLY_GRACE = 5.0
 
@@ -151,7 +151,7 @@ class Box:
         try:
             write_frame(helper.stdin, wire)
             if not _answers_within(helper, _reply_timeout(request.limits)):
-                # The helper bounds every run itself (process.py); this is
+                # The helper bounds every run itself (running/runner.py); this is
                 # the last layer: a silent helper never hangs its caller.
                 # Killed outright (it did not keep its own bound); its PID
                 # namespace's init sees end of file and takes the run along.

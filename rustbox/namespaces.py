@@ -3,7 +3,7 @@ pivot_root, setns, close_range, bringing up loopback in a fresh netns, and
 the keyrings a run starts with (keyctl).
 
 Everything here is a thin ctypes wrapper that raises OSError with errno,
-so process.py can turn a failure into SetupError(step, errno).
+so running/child.py can turn a failure into SetupError(step, errno).
 """
 from __future__ import annotations
 

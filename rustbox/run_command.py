@@ -106,9 +106,13 @@ def run(values: dict) -> int:
         stdio = ProgramStdio(_inherited_slots(values))
         warmer = JoinWarmer(box_id, values["cg"])  # while the rest is imported and checked
         try:
-            session, request = _open(values, box_id, box_root(), BoxSession)
-        finally:
-            warmer.stop()
+            request = _request(values, box_root())
+        except BaseException:
+            opened = warmer.stop()
+            if opened is not None:
+                opened.close()
+            raise
+        session = BoxSession(box_id, values["cg"], opened=warmer.stop()).open()
         request.stdio_fds = tuple(stdio.fds)
         with session:
             verdict = session.run(request)
@@ -135,14 +139,14 @@ def _inherited_slots(values: dict) -> tuple[int, ...]:
     return tuple(slots)
 
 
-def _open(values: dict, box_id: int, root, session_class):
+def _request(values: dict, root):
     from .request import RunRequest
 
     options = {key: values[key] for key in _REQUEST_KEYS}
     request = RunRequest.from_options({"argv": [values["program"], *values["args"]], **options},
                                       str(root), inherit_stdio=True)
     terminate_cleanly()
-    return session_class(box_id, values["cg"]).open(), request
+    return request
 
 
 def terminate_cleanly() -> None:

@@ -75,7 +75,7 @@ class _AuditLog:
 
     The kernel multicasts audit records only in the initial network
     namespace, and a socket keeps the namespace it was made in: a supervisor
-    that moved into a private netns (every runner: process.SpareNamespaces)
+    that moved into a private netns (every runner: running/spare_ns.SpareNamespaces)
     passes the fd of the host's netns and the socket is made there, once. Records are handed to
     every live KillWatcher, so two watchers in one process never steal
     each other's reports.

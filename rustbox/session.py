@@ -9,31 +9,33 @@ from __future__ import annotations
 from .box import BoxDir
 from .cgroups import open_box_cgroup
 from .errors import UsageError
-from .process import Runner
+from .running.applied import forget as _forget_limits
+from .running.runner import Runner
 from .request import RunRequest
 from .verdict import Verdict
 
 CG_CHOICES = ("auto", "v1", "v2")
 
 
-def _cgroup_for(box: BoxDir, cg: str):
-    """The box keeps the cgroup version chosen at init (file <home>/cgroup)."""
+def _cgroup_for(box: BoxDir, cg: str, opened=None):
+    """The box keeps the cgroup version chosen at init (file <home>/cgroup).
+    `opened`: the adapter a JoinWarmer opened for the same box a moment ago,
+    used when it is still the right version (the host is detected once)."""
     if cg not in CG_CHOICES:
         raise UsageError(f"invalid --cg {cg!r} (expected auto, v1 or v2)")
     marker = box.home / "cgroup"
     if cg == "auto" and marker.exists():
         cg = marker.read_text().strip() or "auto"
+    if opened is not None and cg in ("auto", opened.version):
+        return opened, marker
+    if opened is not None:
+        opened.close()
     cgroup = open_box_cgroup(box.box_id, cg)
     return cgroup, marker
 
 
-def _forget_limits(box: BoxDir) -> None:
-    """A (re)created cgroup has the kernel's defaults, not our last limits."""
-    (box.home / "limits.applied").unlink(missing_ok=True)
-
-
-def _initialise(box: BoxDir, cg: str):
-    cgroup, marker = _cgroup_for(box, cg)
+def _initialise(box: BoxDir, cg: str, opened=None):
+    cgroup, marker = _cgroup_for(box, cg, opened)
     box.create()
     _forget_limits(box)
     cgroup.create()
@@ -68,7 +70,8 @@ class JoinWarmer:
 
     * `JoinWarmer(box_id, cg)`: from a thread while a one-shot command starts
       up; stopped before any clone, so the process is single-threaded again
-      when it forks.
+      when it forks. `stop()` hands over the adapter it opened, for the
+      BoxSession (`opened=`): the host's cgroups are detected once a run.
     * `JoinWarmer.until_readable(cgroup, streams, seconds)`: the box helper
       after a run, while it waits for the next request (a judge's next test
       usually comes within AFTER_RUN; an idle box stops).
@@ -79,25 +82,29 @@ class JoinWarmer:
 
     def __init__(self, box_id: int, cg: str = "auto", root=None):
         import threading
+        self.cgroup = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._warm, args=(box_id, cg, root), daemon=True)
         self._thread.start()
 
     def _warm(self, box_id: int, cg: str, root) -> None:
         try:
-            cgroup, _ = _cgroup_for(BoxDir(box_id, root), cg)
-            if not cgroup.exists():
+            self.cgroup, _ = _cgroup_for(BoxDir(box_id, root), cg)
+            if not self.cgroup.exists():
                 return
             while not self._stop.is_set():
-                cgroup.prime_join()
+                self.cgroup.prime_join()
                 self._stop.wait(self.EVERY)
-            cgroup.close()
         except Exception:  # noqa: BLE001 - an optimisation must never fail a run
             pass
 
-    def stop(self) -> None:
+    def stop(self):
+        """Stop warming; the cgroup adapter it opened (the caller's to close),
+        or None."""
         self._stop.set()
         self._thread.join()
+        cgroup, self.cgroup = self.cgroup, None
+        return cgroup
 
     @classmethod
     def until_readable(cls, cgroup, streams: list, seconds: float) -> None:
@@ -114,25 +121,33 @@ class JoinWarmer:
 class BoxSession:
     """Box N, locked for the life of the session, running one program at a time.
 
-    Each run gets namespaces no earlier run touched (process.SpareNamespaces);
+    Each run gets namespaces no earlier run touched (running/spare_ns.SpareNamespaces);
     the box helper makes the next run's while it waits (Runner.prepare_next).
     """
 
-    def __init__(self, box_id: int, cg: str = "auto", root=None, stop_fd: int | None = None):
+    def __init__(self, box_id: int, cg: str = "auto", root=None, stop_fd: int | None = None,
+                 opened=None):
         self.box = BoxDir(box_id, root)
         self.cg, self.stop_fd = cg, stop_fd   # stop_fd: see Runner
+        self._opened = opened                 # the JoinWarmer's adapter, if any
         self.lock = self.cgroup = self.runner = None
 
     def open(self) -> "BoxSession":
-        self.lock = self.box.lock().acquire()
+        opened, self._opened = self._opened, None
+        try:
+            self.lock = self.box.lock().acquire()
+        except BaseException:
+            if opened is not None:
+                opened.close()
+            raise
         try:
             if self.box.initialised and (self.box.home / "cgroup").exists():
-                self.cgroup, _ = _cgroup_for(self.box, self.cg)
+                self.cgroup, _ = _cgroup_for(self.box, self.cg, opened)
                 if not self.cgroup.exists():
                     _forget_limits(self.box)
                     self.cgroup.create()
             else:
-                self.cgroup = _initialise(self.box, self.cg)
+                self.cgroup = _initialise(self.box, self.cg, opened)
             self.runner = Runner(self.box, self.cgroup, stop_fd=self.stop_fd)
         except BaseException:
             self.close()

@@ -37,6 +37,21 @@ from rustbox.limits import Limits
 MiB = 1 << 20
 # Usage is charged in batches of up to 256 KiB per CPU (HOST-NOTES).
 CHARGE_BATCH = 256 * 1024 * (os.cpu_count() or 1)
+# cpu.weight for each cpu_shares, written out literally (not through
+# shares_to_weight) so a wrong conversion in the v2 adapter shows.
+V2_WEIGHTS = {None: "100", 2: "1", 512: "20", 1024: "39", 262144: "10000"}
+
+
+def v2_limit_files(limits: Limits) -> dict[str, str]:
+    """What a v2 box's files should hold after apply(limits): the simulated
+    and the real v2 harness both expect this."""
+    return {
+        "memory.max": "max" if limits.mem is None else str(limits.mem),
+        "memory.swap.max": "max" if limits.mem is None else str(limits.swap),
+        "cpu.weight": V2_WEIGHTS[limits.cpu_shares],
+        "cpu.max": ("max" if limits.cpus is None else str(int(limits.cpus * 100000))) + " 100000",
+        "pids.max": "max" if limits.processes is None else str(limits.processes),
+    }
 
 
 def alive(pid: int) -> bool:

@@ -4,7 +4,7 @@ Both real harnesses (tests/integration/test_cgroups_v1.py on this host's v1
 hierarchy, tests/v2/test_cgroups_v2_real.py on a cgroup v2 kernel) build on
 `RealHarness`; each adds its version's limit syntax and file layout.
 
-Programs run in the box the way process.py runs them: a small launcher
+Programs run in the box the way rustbox/running/ runs them: a small launcher
 (a subreaper, so double-forked daemons come back to it and are reaped)
 forks the program, which writes b"0" to each join fd and then execs.
 """

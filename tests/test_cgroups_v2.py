@@ -31,7 +31,7 @@ from rustbox.cgroups.v2 import V2BoxCgroup, shares_to_weight
 from rustbox.errors import CgroupError, HostSetupError
 from rustbox.limits import Limits
 from tests.cgroup_suite import *  # noqa: F401,F403  (the shared tests)
-from tests.cgroup_suite import MiB, Outcome, alive
+from tests.cgroup_suite import MiB, Outcome, alive, v2_limit_files
 
 BOX_ID = 901
 PROGRAM_BASE = 256 * 1024  # what a tiny program costs on top of what it touches
@@ -192,16 +192,7 @@ class V2Harness:
         self._set(name, re.sub(rf"(?m)^{key} \d+$", f"{key} {value}", text) + "\n")
 
     def limit_files(self, limits: Limits) -> dict[str, str]:
-        # Written out literally (not through shares_to_weight) so a wrong
-        # conversion in the adapter shows here.
-        weights = {None: "100", 2: "1", 512: "20", 1024: "39", 262144: "10000"}
-        return {
-            "memory.max": "max" if limits.mem is None else str(limits.mem),
-            "memory.swap.max": "max" if limits.mem is None else str(limits.swap),
-            "cpu.weight": weights[limits.cpu_shares],
-            "cpu.max": ("max" if limits.cpus is None else str(int(limits.cpus * 100000))) + " 100000",
-            "pids.max": "max" if limits.processes is None else str(limits.processes),
-        }
+        return v2_limit_files(limits)
 
     def reset(self) -> None:
         self.cg.reset()

@@ -140,9 +140,28 @@ def test_classify_loads_no_sandbox_machinery():
     result, or a test table, needs none of them)."""
     code = ("import sys; from rustbox.verdict import classify, Verdict; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('prctl', '_prctl', "
-            "'seccomp', 'pyseccomp', 'cgroupspy') or m in ('rustbox.process', 'rustbox.run', "
-            "'rustbox.run.runner', 'rustbox.run.child')); print(','.join(bad))")
+            "'seccomp', 'pyseccomp', 'cgroupspy') or m in ('rustbox.process', 'rustbox.running', "
+            "'rustbox.running.runner', 'rustbox.running.child')); print(','.join(bad))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "", f"importing classify loaded: {proc.stdout.strip()}"
+
+
+def test_no_module_hides_a_public_name_of_its_package():
+    """Importing a submodule sets it as an attribute of its package: a
+    module named like a public name (rustbox/run/ beside rustbox.run())
+    would replace that name for everyone once anything imports it."""
+    code = ("import importlib, sys\n"
+            f"modules = {sorted(m for m in MODULES if not m.endswith('__main__'))!r}\n"
+            "packages = {m: importlib.import_module(m) for m in ('rustbox', 'judge')}\n"
+            "public = {m: {n: getattr(p, n) for n in getattr(p, '__all__', ())}\n"
+            "          for m, p in packages.items()}\n"
+            "for m in modules:\n    importlib.import_module(m)\n"
+            "bad = [f'{m}.{n}' for m, names in public.items() for n, v in names.items()\n"
+            "       if getattr(packages[m], n) is not v]\n"
+            "print(','.join(bad))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "", f"replaced by a submodule: {proc.stdout.strip()}"

@@ -4,7 +4,7 @@ A `BoxCgroup` is the set of cgroups of one box (`rustbox/box-N` in every
 controller it needs). The v1 and v2 implementations live in v1.py and v2.py;
 `detect.open_box_cgroup()` is the only place that picks between them.
 
-Life of a run, as process.py drives it:
+Life of a run, as running/runner.py drives it:
     cg.create()              idempotent, at init
     cg.apply(limits)         before each run
     cg.reset()               fresh counters for this run (keeps the cgroup,

@@ -35,13 +35,13 @@ def _mounts() -> list[tuple[str, str, set[str], str]]:
     return found
 
 
-def _cgroup2_mount_root(root: str) -> str | None:
+def _cgroup2_mount_root(root: str, mounts: list | None = None) -> str | None:
     """The mountinfo root of the cgroup2 mount at `root` ("/" unless it shows
     a sub-tree), or None when root is not a cgroup2 mount (the last one
-    mounted there wins)."""
+    mounted there wins). `mounts`: _mounts() already read."""
     real = os.path.realpath(root)
     found = None
-    for point, fstype, _, mount_root in _mounts():
+    for point, fstype, _, mount_root in _mounts() if mounts is None else mounts:
         if point == real:
             found = mount_root if fstype == "cgroup2" else None
     return found
@@ -59,11 +59,11 @@ def _v2_controllers(root: str) -> list[str] | None:
         return []
 
 
-def _v1_mounts(root: str) -> dict[str, str]:
+def _v1_mounts(root: str, mounts: list | None = None) -> dict[str, str]:
     """controller -> its v1 mount point, for controllers mounted at root/<name>
     (root/cpu may be a symlink to a joint cpu,cpuacct mount)."""
     points = {}
-    mounts = _mounts()
+    mounts = _mounts() if mounts is None else mounts
     for controller in V1_CONTROLLERS:
         real = os.path.realpath(os.path.join(root, controller))
         for point, fstype, options, _ in mounts:
@@ -72,16 +72,16 @@ def _v1_mounts(root: str) -> dict[str, str]:
     return points
 
 
-def detect_version(root: str = DEFAULT_ROOT) -> str:
+def detect_version(root: str = DEFAULT_ROOT, mounts: list | None = None) -> str:
     """'v2' when root itself is a cgroup2 mount (a unified host: whether the
     controllers reach rustbox's cgroup is the placement's question);
     otherwise 'v1' (a hybrid host's cgroup2 at root/unified does not count)."""
-    return "v2" if _cgroup2_mount_root(root) is not None else "v1"
+    return "v2" if _cgroup2_mount_root(root, mounts) is not None else "v1"
 
 
-def v2_placement(root: str = DEFAULT_ROOT) -> Placement:
+def v2_placement(root: str = DEFAULT_ROOT, mounts: list | None = None) -> Placement:
     """Where this process's v2 boxes go (reads only; see placement.py)."""
-    mount_root = _cgroup2_mount_root(root)
+    mount_root = _cgroup2_mount_root(root, mounts)
     if mount_root is None:
         raise HostSetupError(f"cgroup v2 requested but {root} is not a cgroup2 mount "
                              "(boot with systemd.unified_cgroup_hierarchy=1, or use --cg v1)")
@@ -92,13 +92,15 @@ def open_box_cgroup(box_id: int, version: str = "auto", root: str = DEFAULT_ROOT
     """The adapter for box `box_id` (not yet created: call `.create()`)."""
     if version not in ("auto", "v1", "v2"):
         raise HostSetupError(f"unknown cgroup version {version!r} (expected auto, v1 or v2)")
+    mounts = _mounts()   # read once: detection is a handful of lookups in it
     if version == "auto":
-        version = detect_version(root)
+        version = detect_version(root, mounts)
     if version == "v2":
-        placement = v2_placement(root)
+        placement = v2_placement(root, mounts)
         placement.require(V2_CONTROLLERS)  # one line naming the file to fix
         return V2BoxCgroup(box_id, root, placement)
-    missing = [c for c in V1_CONTROLLERS if c not in _v1_mounts(root)]
+    mounted = _v1_mounts(root, mounts)
+    missing = [c for c in V1_CONTROLLERS if c not in mounted]
     if missing:
         raise HostSetupError(
             f"cgroup v1 controllers not mounted under {root}: {', '.join(missing)} "

@@ -2,7 +2,7 @@
 
 Needs root and the v1 controllers (memory, cpu, cpuacct, pids, freezer).
 Uses only `rustbox/box-900`..`box-909`; every test removes what it made.
-Programs run in the box through tests/real_cgroup.py (as process.py runs them).
+Programs run in the box through tests/real_cgroup.py (as rustbox/running/ runs them).
 """
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import os
 import pwd
 import socket
 import subprocess
+import sys
 import time
 
 import orjson
@@ -268,3 +269,24 @@ def test_wall_time_is_never_below_cpu_time_for_one_thread(run_box):
     rustbox.Box(12).cleanup()
     below = [(v["cpu_time"], v["wall_time"]) for v in verdicts if v["wall_time"] < v["cpu_time"]]
     assert below == [], f"{len(below)} of {len(verdicts)} runs: (cpu, wall) {below[:5]}"
+
+
+def test_a_cli_run_detects_the_hosts_cgroups_once(tmp_path):
+    """`rustbox run` reads the host's mount table for its cgroups once: the
+    join warmer's adapter is the session's (it used to be opened twice). The
+    real CLI entry, counting reads of /proc/self/mountinfo by the detector."""
+    code = ("import sys; import rustbox.cgroups.detect as d; calls = [0]; real = d._mounts\n"
+            "def counted():\n    calls[0] += 1\n    return real()\n"
+            "d._mounts = counted\n"
+            "from rustbox import run_command\n"
+            "status = run_command.run(run_command.parse_fast(sys.argv[1:]))\n"
+            "print('mounts-read', calls[0], file=sys.stderr)\n")
+    try:
+        for _ in range(2):   # the box is new, then initialised
+            proc = subprocess.run([sys.executable, "-c", code, "--box-id", "540", "--time", "1",
+                                   "/bin/true"], capture_output=True, text=True, timeout=60,
+                                  cwd=tmp_path)
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stderr.strip().splitlines()[-1] == "mounts-read 1", proc.stderr
+    finally:
+        rustbox("cleanup", "--box-id", "540")

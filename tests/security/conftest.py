@@ -8,7 +8,6 @@ host's table, or a changed host name behind.
 """
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
@@ -23,6 +22,7 @@ import orjson
 import pytest
 
 from rustbox.box import BoxDir
+from tests.hoststate import cgroups_of, mount_table, processes_of
 
 HERE = Path(__file__).resolve().parent
 PROGRAMS = HERE / "programs"
@@ -121,38 +121,12 @@ def init_box(box_id: int) -> Path:
 
 def box_uid_processes() -> list[str]:
     """Processes whose real or effective uid belongs to a suite box."""
-    uids = _uid_range()
-    found = []
-    for status in glob.glob("/proc/[0-9]*/status"):
-        try:
-            text = Path(status).read_text()
-        except OSError:
-            continue  # gone meanwhile
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        real, effective = (int(v) for v in fields.get("Uid", "0 0").split()[:2])
-        if real in uids or effective in uids:
-            found.append(f"pid {status.split('/')[2]} uid {real} {fields.get('Name', '').strip()}"
-                         f" ({fields.get('State', '').strip()})")
-    return found
+    return processes_of(_uid_range())
 
 
 def suite_cgroups() -> list[str]:
     """cgroups of the suite's boxes, in every hierarchy."""
-    found = []
-    for box_id in SUITE_BOXES:
-        found += glob.glob(f"/sys/fs/cgroup/*/rustbox/box-{box_id}")
-        found += glob.glob(f"/sys/fs/cgroup/rustbox/box-{box_id}")
-    return found
-
-
-def mount_table() -> set[tuple[str, str, str]]:
-    """(mount point, type, source) of every mount the host sees."""
-    mounts = set()
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        left, right = line.split(" - ", 1)
-        fstype, source = right.split()[:2]
-        mounts.add((left.split()[4], fstype, source))
-    return mounts
+    return cgroups_of(SUITE_BOXES)
 
 
 def wait_until(predicate, timeout: float = 2.0) -> bool:

@@ -14,15 +14,12 @@ import pytest
 from rustbox.cgroups import open_box_cgroup
 from rustbox.limits import Limits
 from tests.cgroup_suite import *  # noqa: F401,F403  (the shared tests)
-from tests.cgroup_suite import CHARGE_BATCH, MiB, Outcome
+from tests.cgroup_suite import CHARGE_BATCH, MiB, Outcome, v2_limit_files
 from tests.real_cgroup import RealHarness, bin_dir, tmpfs  # noqa: F401  (fixtures)
 from tests.v2 import skip_unless_v2, swap_total
 
 skip_unless_v2()
 BOX_ID = 902
-# Written out literally (not through shares_to_weight) so a wrong conversion
-# in the adapter shows here.
-WEIGHTS = {None: "100", 2: "1", 512: "20", 1024: "39", 262144: "10000"}
 
 
 class V2RealHarness(RealHarness):
@@ -37,13 +34,7 @@ class V2RealHarness(RealHarness):
         super().__init__(bin_dir, cg, tmpfs)
 
     def limit_files(self, limits: Limits) -> dict[str, str]:
-        return {
-            "memory.max": "max" if limits.mem is None else str(limits.mem),
-            "memory.swap.max": "max" if limits.mem is None else str(limits.swap),
-            "cpu.weight": WEIGHTS[limits.cpu_shares],
-            "cpu.max": ("max" if limits.cpus is None else str(int(limits.cpus * 100000))) + " 100000",
-            "pids.max": "max" if limits.processes is None else str(limits.processes),
-        }
+        return v2_limit_files(limits)
 
     def read(self, name: str) -> str:
         with open(os.path.join(self.cg.path, name)) as f:

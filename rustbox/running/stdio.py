@@ -1,0 +1,70 @@
+"""Opening the program's --stdin/--stdout/--stderr in the child, as the box
+uid: files, devices and FIFOs (a FIFO's wait is reported to the supervisor,
+which bounds it and names it)."""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from ..request import RunRequest
+from .report import report
+
+
+def redirect_stdio(request: RunRequest, setup_w: int) -> None:
+    def attach(path, target, flags):
+        if path is None:
+            if request.inherit_stdio:
+                if request.stdio_fds is not None and request.stdio_fds[target] is not None:
+                    os.dup2(request.stdio_fds[target], target)
+                return
+            path = "/dev/null"
+        fd = _open_stdio(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, setup_w)
+        os.dup2(fd, target)
+        os.close(fd)
+
+    attach(request.stdin, 0, os.O_RDONLY)
+    attach(request.stdout, 1, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    if request.stderr_to_stdout:
+        os.dup2(1, 2)
+    else:
+        attach(request.stderr, 2, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+
+
+def _open_stdio(path: str, flags: int, setup_w: int) -> int:
+    """A --stdin/--stdout/--stderr file, opened as the box uid: a regular
+    file or a device, or a FIFO once its other end is open (a wait the
+    supervisor bounds and names); a directory or a socket is an error.
+
+    A FIFO is opened exactly once: a probe opened and closed again would let
+    the peer's open complete and its data (or its EOF) go to the probe."""
+    reading = flags & os.O_ACCMODE == os.O_RDONLY
+    if reading and stat.S_ISFIFO(os.stat(path, follow_symlinks=False).st_mode):
+        return _wait_for_fifo(path, flags, setup_w)
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK, 0o644)  # a FIFO must not block here
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:      # ENXIO: a FIFO with no reader yet
+            raise
+        return _wait_for_fifo(path, flags, setup_w)
+    kind = stat.S_IFMT(os.fstat(fd).st_mode)
+    if kind in (stat.S_IFREG, stat.S_IFCHR) or (kind == stat.S_IFIFO and not reading):
+        os.set_blocking(fd, True)         # a FIFO written to: its reader is there
+        return fd
+    os.close(fd)
+    if kind == stat.S_IFIFO:              # swapped in since the check above
+        return _wait_for_fifo(path, flags, setup_w)
+    if kind == stat.S_IFDIR:
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    raise ValueError(f"{path}: a socket or a block device, not a file")
+
+
+def _wait_for_fifo(path: str, flags: int, setup_w: int) -> int:
+    report(setup_w, "wait", "stdio", f"{path} is a FIFO")
+    fd = os.open(path, flags, 0o644)      # until the other end opens it
+    if stat.S_IFMT(os.fstat(fd).st_mode) not in (stat.S_IFIFO, stat.S_IFREG, stat.S_IFCHR):
+        os.close(fd)                      # swapped for something else meanwhile
+        raise ValueError(f"{path}: a socket or a block device, not a file")
+    return fd
+
+
