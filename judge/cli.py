@@ -119,6 +119,13 @@ def _summary(result: dict) -> list[str]:
         lines.append(f"{plural(len(tests), 'test')} judged: {tally}; slowest {slowest['name']} "
                      f"{slowest['cpu_time']:.3f} s of {result['time_limit']:g} s; peak memory "
                      f"{_fmt_mem(biggest['memory_peak'])} ({biggest['name']})")
+        rerun = [t for t in tests if t.get("reruns")]
+        if rerun:
+            band = result["reruns"]["band"]
+            shown = ", ".join(t["name"] + " (" + " ".join(f"{r['cpu_time']:.3f}" for r in t["runs"])
+                              + " s)" for t in rerun[:5])
+            lines.append(f"near the limit ({band[0]:g}x-{band[1]:g}x), run again and judged on "
+                         f"the fastest run: {shown}{' ...' if len(rerun) > 5 else ''}")
     return lines
 
 
@@ -161,9 +168,18 @@ def main() -> None:
 @click.option("--boxes", metavar="IDS", help="Box ids to use, e.g. 0-3 (default: one per core).")
 @click.option("--languages", "languages_file", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of languages merged over the built-in table.")
-def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes, languages_file):
+@click.option("--reruns", type=click.IntRange(min=0), default=None, metavar="K",
+              help="More runs for a test near the time limit, judged on its fastest (default 2; 0: none).")
+@click.option("--rerun-band", metavar="LOW-HIGH",
+              help="Which tests are near the limit: CPU time within LOW-HIGH x the limit (default 0.8-1.5).")
+@click.option("--calibrate", "measure", is_flag=True,
+              help="Calibrate the host first (rustbox calibrate, a few seconds); the result carries its class.")
+def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes, languages_file,
+        reruns, rerun_band, measure):
     """Grade SUBMISSION against the problem package PROBLEM."""
     require_root("judge run")
+    from .reruns import RerunPolicy
+    policy = RerunPolicy.parse(rerun_band, reruns)
     from rich.console import Console
     from .grader import check_submission, grade_submission
     from .problem import load_problem
@@ -187,6 +203,7 @@ def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes,
     pool = _pool(boxes)
     tally = _Tally(len(problem.tests()))
     try:
+        calibration = _calibrate(pool, None if as_json else console) if measure else None
         if as_json or not console.is_terminal:
             if not as_json:
                 def progress(event, data):
@@ -195,7 +212,8 @@ def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes,
             else:
                 progress = None
             result = grade_submission(problem, submission, language, time_limit, pool=pool,
-                                      progress=tally.wrap(progress), languages=table)
+                                      progress=tally.wrap(progress), languages=table,
+                                      reruns=policy, calibration=calibration)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -209,7 +227,8 @@ def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes,
                         bar.update(task, completed=data["done"],
                                    description=f"testing ({data['test']['name']}: {data['test']['verdict']})")
                 result = grade_submission(problem, submission, language, time_limit, pool=pool,
-                                          progress=tally.wrap(progress), languages=table)
+                                          progress=tally.wrap(progress), languages=table,
+                                          reruns=policy, calibration=calibration)
     except KeyboardInterrupt:
         pool.close(kill=True)           # the runs in progress end now
         click.echo(f"judge: interrupted {tally.summary()}", err=True)
@@ -228,6 +247,16 @@ def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes,
         console.print(_test_table(result, shown, "" if show_all else "failing tests"))
     for line in _summary(result):
         console.print(line, soft_wrap=True)
+
+
+def _calibrate(pool, console) -> dict:
+    """rustbox calibrate in one of the pool's boxes; its summary for the result."""
+    from rustbox.calibrate import calibrate, summary
+    with pool.box() as box:
+        report = calibrate(box)
+    if console is not None:
+        console.print(f"host timing: {report['class']} ({report['meaning']})", soft_wrap=True)
+    return summary(report)
 
 
 @main.command()

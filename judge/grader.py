@@ -38,7 +38,7 @@ from rustbox import BoxPool, Limits
 from rustbox.mounts import HOST_VISIBLE
 from rustbox.verdict import ML, OK, OL, RE, SG, TO, XX
 
-from . import scoring
+from . import reruns as near_limit, scoring
 from .build import (COMPILE_QUOTA, BuildResult, CompileLimits, Program, ValidatorCache,
                     _read_box_file, build, detect_language, source_files)
 from .errors import JudgeError, LanguageError, ProblemError, SandboxFailure, SubmissionError
@@ -46,7 +46,7 @@ from .hostpaths import HostPaths
 from .languages import PROGRAM_DIR, LanguageTable, load_languages
 from .problem import Problem, TestCase, constants_used, load_problem
 from .validators import FEEDBACK_DIR, Judgement, compare, interpret
-from .verdicts import AC, CE, JE, OLE, WA, from_status
+from .verdicts import AC, CE, JE, OLE, TLE, WA, from_status
 
 DEFAULT_TIME_LIMIT = 1.0
 # grading_budget: beyond its wall limit, what one box run may take (helper
@@ -56,6 +56,7 @@ RUN_MARGIN = 2.0
 SETUP_MARGIN = 30.0
 STDERR_TAIL = 400
 QUOTA_INODES = 1000         # files a test's or validator's box may hold
+WALL_KILL = "wall time limit exceeded"      # rustbox's message (verdict.classify)
 
 
 def default_cache_dir() -> Path:
@@ -83,12 +84,18 @@ class TestResult:
     message: str = ""
     run_started: float = 0.0         # monotonic clock around the submission's own run
     run_ended: float = 0.0
+    status: str = ""                 # rustbox's status of the run
+    wall_killed: bool = False        # TO by the wall clock, under the CPU limit
+    runs: list | None = None         # every run, when near-limit re-runs added some
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "verdict": self.verdict, "cpu_time": round(self.cpu_time, 4),
-                "wall_time": round(self.wall_time, 4), "memory_peak": self.memory_peak,
-                "score": None if self.score is None else round(self.score, 6),
-                "message": self.message}
+        out = {"name": self.name, "verdict": self.verdict, "cpu_time": round(self.cpu_time, 4),
+               "wall_time": round(self.wall_time, 4), "memory_peak": self.memory_peak,
+               "score": None if self.score is None else round(self.score, 6),
+               "message": self.message, "reruns": len(self.runs) - 1 if self.runs else 0}
+        if self.runs:
+            out["runs"] = [near_limit.run_record(run) for run in self.runs]
+        return out
 
 
 def _check_not_visible(problem: Problem) -> None:
@@ -142,12 +149,15 @@ class _CheckedBox:
         return verdict
 
 
-def grading_budget(problem: Problem, time_limit: float) -> dict[str, float]:
+def grading_budget(problem: Problem, time_limit: float,
+                   reruns: near_limit.RerunPolicy = near_limit.OFF) -> dict[str, float]:
     """The longest a grading of `problem` can take, by phase, in seconds: as if
     every run went to its wall limit (the one rustbox kills at for the CPU
     limit Grader.limits_for gives), one after the other (tests run in
     parallel only finish sooner). A phase the grader gains (more passes,
-    interactors, reruns) adds its part here."""
+    interactors) adds its part here. Near-limit re-runs: each test may run
+    1 + reruns.extra times, each up to the band's top (its extra time); a
+    test's output is still validated once at most."""
     limits = problem.limits
     compile_run = CompileLimits(limits.compilation_time).wall_time + RUN_MARGIN
     tests = len(problem.tests())
@@ -156,7 +166,8 @@ def grading_budget(problem: Problem, time_limit: float) -> dict[str, float]:
     if validators:
         parts["validator builds"] = validators * compile_run
     parts["compile"] = compile_run
-    parts["tests"] = tests * (Limits(time=time_limit).wall_kill_at + RUN_MARGIN)
+    test_run = Limits(time=time_limit, extra_time=reruns.extra_time(time_limit)).wall_kill_at
+    parts["tests"] = tests * (1 + reruns.extra) * (test_run + RUN_MARGIN)
     if validators:
         parts["validation"] = tests * validators * (
             Limits(time=limits.validation_time).wall_kill_at + RUN_MARGIN)
@@ -167,8 +178,10 @@ class Grader:
     """One submission's grading: holds the problem, the build and the boxes."""
 
     def __init__(self, problem: Problem, pool: BoxPool, table: LanguageTable, time_limit: float,
-                 cache: ValidatorCache, progress=None, host_paths: HostPaths | None = None):
+                 cache: ValidatorCache, progress=None, host_paths: HostPaths | None = None,
+                 reruns: near_limit.RerunPolicy = near_limit.OFF):
         self.problem, self.pool, self.table = problem, pool, table
+        self.reruns = reruns
         self.time_limit, self.cache, self.progress = time_limit, cache, progress
         # Every message built from what a program printed goes through this.
         self.scrub = host_paths or HostPaths().add_cache(cache.root).add(problem.path,
@@ -225,7 +238,8 @@ class Grader:
                           quota=COMPILE_QUOTA)
         if kind == "test":
             memory = (limits.memory + program.memory_overhead_mib) << 20
-            return Limits(time=self.time_limit, mem=memory, processes=program.processes,
+            return Limits(time=self.time_limit, extra_time=self.reruns.extra_time(self.time_limit),
+                          mem=memory, processes=program.processes,
                           fsize=limits.output << 20, stack=memory,
                           open_files=256 if program.processes > 1 else 64, quota=self.quota)
         if kind == "validator":
@@ -240,41 +254,66 @@ class Grader:
             if test.name in self._cut:
                 return None
         with self._box() as box:
-            box.clear()
-            shutil.copyfile(test.input, box.path / "input")
-            os.chmod(box.path / "input", 0o644)
-            started = time.monotonic()
-            verdict = box.run([*program.argv, *test.args], self.limits_for("test", program), stdin="input",
-                              stdout="output",
-                              stderr="error", dirs=program.dir_rules(), env=program.env)
-            ended = time.monotonic()
-            result = TestResult(test.name, AC, verdict.cpu_time, verdict.wall_time, verdict.memory_peak,
-                                run_started=started, run_ended=ended)
-            if verdict.status in (RE, SG) and self._hit_output_limit(box.path):
-                # A runtime that ignores SIGXFSZ (CPython does) fails its write
-                # with EFBIG and dies of it: still the output limit.
-                result.verdict = OLE
-                result.message = f"wrote more than {self.problem.limits.output} MiB"
-            elif verdict.status != OK:
-                result.verdict = from_status(verdict.status)
-                result.message = self._failure_message(verdict, box.path)
-            else:
-                output = _read_box_file(box.path / "output", (self.problem.limits.output << 20) + 1)
-                judgement = self.validate(box, test, output)
-                if judgement.error:
-                    result.verdict, result.message = JE, judgement.error
-                else:
-                    result.verdict = AC if judgement.accepted else WA
-                    result.message = judgement.message
-                    if self.problem.scoring:
-                        result.score = scoring.test_score(test, result.verdict, judgement.score)
-            # No clear here: the next borrower empties the box before use.
+            runs = [self._run_once(box, program, test, validate=True)]
+            while near_limit.wants_rerun(runs, self.reruns, self.time_limit):
+                decided = any(run.verdict not in (None, TLE) for run in runs)
+                runs.append(self._run_once(box, program, test, validate=not decided))
+        result = self._judged(runs)
         result.message = self.scrub(result.message)
         if self.problem.scoring and result.score is None:
             result.score = scoring.test_score(test, result.verdict, None)
         if result.verdict != AC:
             with self._lock:
                 self._cut.update(t.name for t in scoring.cut_by_rejection(test))
+        return result
+
+    @staticmethod
+    def _judged(runs: list[TestResult]) -> TestResult:
+        """One test's result from its runs (judge/reruns.py decides)."""
+        if len(runs) == 1:
+            return runs[0]
+        deciding, timed = near_limit.decide(runs)
+        return TestResult(deciding.name, deciding.verdict, timed.cpu_time, timed.wall_time,
+                          timed.memory_peak, deciding.score, deciding.message,
+                          runs[0].run_started, runs[-1].run_ended, timed.status,
+                          timed.wall_killed, runs)
+
+    def _run_once(self, box, program: Program, test: TestCase, validate: bool) -> TestResult:
+        """One run of the submission on `test`; its output validated only if
+        `validate` (a re-run after the verdict is decided is only timed:
+        verdict None when it ends OK)."""
+        box.clear()
+        shutil.copyfile(test.input, box.path / "input")
+        os.chmod(box.path / "input", 0o644)
+        started = time.monotonic()
+        verdict = box.run([*program.argv, *test.args], self.limits_for("test", program), stdin="input",
+                          stdout="output",
+                          stderr="error", dirs=program.dir_rules(), env=program.env)
+        ended = time.monotonic()
+        result = TestResult(test.name, AC, verdict.cpu_time, verdict.wall_time, verdict.memory_peak,
+                            run_started=started, run_ended=ended, status=verdict.status,
+                            wall_killed=verdict.message == WALL_KILL)
+        if verdict.status in (RE, SG) and self._hit_output_limit(box.path):
+            # A runtime that ignores SIGXFSZ (CPython does) fails its write
+            # with EFBIG and dies of it: still the output limit.
+            result.verdict = OLE
+            result.message = f"wrote more than {self.problem.limits.output} MiB"
+        elif verdict.status != OK:
+            result.verdict = from_status(verdict.status)
+            result.message = self._failure_message(verdict, box.path)
+        elif not validate:
+            result.verdict = None
+        else:
+            output = _read_box_file(box.path / "output", (self.problem.limits.output << 20) + 1)
+            judgement = self.validate(box, test, output)
+            if judgement.error:
+                result.verdict, result.message = JE, judgement.error
+            else:
+                result.verdict = AC if judgement.accepted else WA
+                result.message = judgement.message
+                if self.problem.scoring:
+                    result.score = scoring.test_score(test, result.verdict, judgement.score)
+        # No clear here: the next borrower empties the box before use.
         return result
 
     def _hit_output_limit(self, box_dir: Path) -> bool:
@@ -304,7 +343,7 @@ class Grader:
         by the wall clock with little CPU time used, and must be told so.
         (No measured figure here: the test's cpu_time and wall_time say them,
         and the same run must give the same message.)"""
-        if verdict.message == "wall time limit exceeded":
+        if verdict.message == WALL_KILL:
             wall = (verdict.limits or {}).get("wall_time")
             limit = f" of {wall:g} s" if wall else ""
             return (f"over the wall time limit{limit} while under the CPU time limit of "
@@ -406,7 +445,8 @@ def _same_language(table: LanguageTable, code: str, lang_id: str) -> bool:
 
 def grade_submission(problem_dir, source_path, language=None, time_limit=None, pool=None,
                      submission_id=None, progress=None, *, languages=None, cache_dir=None,
-                     timings: dict | None = None) -> dict:
+                     timings: dict | None = None, reruns: near_limit.RerunPolicy | None = None,
+                     calibration: dict | None = None) -> dict:
     """Grade one submission; returns the contract's final JSON as a dict.
 
     language     a language id (else detected from the file ending)
@@ -419,6 +459,10 @@ def grade_submission(problem_dir, source_path, language=None, time_limit=None, p
     languages    a LanguageTable (else the built-in table)
     cache_dir    where built validators are kept (else ~/.cache/rustbox-judge)
     timings      if a dict, filled with where the wall time went (benchmarks)
+    reruns       the near-limit re-run policy (judge/reruns.py; default: the
+                 0.8x-1.5x band, 2 more runs; reruns.OFF for none)
+    calibration  the host's calibration (rustbox.calibrate.summary()) at
+                 grading time, carried into the result as is (None: not measured)
 
     A broken package raises ProblemError; a bad language or a missing source
     raises another JudgeError; the sandbox failing under a run raises
@@ -432,20 +476,22 @@ def grade_submission(problem_dir, source_path, language=None, time_limit=None, p
     source_files(source)                           # a missing submission fails early
     lang = check_submission(problem, source, table, language)
     limit, _ = resolve_time_limit(problem, time_limit)
+    reruns = near_limit.RerunPolicy() if reruns is None else reruns
     own_pool = pool is None
     pool = pool or BoxPool()
     workdir = Path(tempfile.mkdtemp(prefix="judge-"))
     result = {"submission": submission_id, "problem": problem.short_name, "language": lang.id,
               "verdict": JE, "score": None, "max_score": None, "time_limit": limit,
-              "compile": {"status": "OK", "message": ""}, "tests": []}
+              "compile": {"status": "OK", "message": ""}, "tests": [],
+              "reruns": reruns.describe(), "calibration": calibration}
     cache = ValidatorCache(cache_dir or default_cache_dir())
     host_paths = (HostPaths().add(workdir / "build", PROGRAM_DIR).add(workdir, "<tmp>")
                   .add_cache(cache.root).add(problem.path, problem.short_name))
     if progress:
-        parts = grading_budget(problem, limit)
+        parts = grading_budget(problem, limit, reruns)
         progress("budget", {"seconds": sum(parts.values()), "parts": parts})
     try:
-        grader = Grader(problem, pool, table, limit, cache, progress, host_paths)
+        grader = Grader(problem, pool, table, limit, cache, progress, host_paths, reruns)
         grader.build_validators()
         compile_started = time.monotonic()
         built = grader.compile_submission(source, lang, workdir / "build")

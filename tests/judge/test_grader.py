@@ -28,12 +28,13 @@ def test_accepted_result_has_the_contract_shape(pool, cache_dir, tmp_path):
     result = grade(pool, cache_dir, problem, write(tmp_path / "echo.py", ECHO_PY),
                    submission_id="s1", progress=lambda e, d: events.append(e))
     assert set(result) == {"submission", "problem", "language", "verdict", "score", "max_score",
-                           "time_limit", "compile", "tests"}
+                           "time_limit", "compile", "tests", "reruns", "calibration"}
     assert result["submission"] == "s1" and result["problem"] == "p" and result["language"] == "python3"
     assert result["verdict"] == "AC" and result["score"] is None and result["time_limit"] == 1
     assert [t["name"] for t in result["tests"]] == ["secret/01", "secret/02", "secret/03"]
     test = result["tests"][0]
-    assert set(test) == {"name", "verdict", "cpu_time", "wall_time", "memory_peak", "score", "message"}
+    assert set(test) == {"name", "verdict", "cpu_time", "wall_time", "memory_peak", "score", "message",
+                         "reruns"}
     assert test["memory_peak"] > 0 and test["cpu_time"] > 0
     assert events[:2] == ["budget", "compiled"] and events.count("test") == 3
 
