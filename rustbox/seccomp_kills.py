@@ -177,9 +177,16 @@ class KillWatcher:
         return ((["audit-netlink"] if _audit_log.sock is not None else [])
                 + (["kmsg"] if self._kmsg is not None else []))
 
-    def _fds(self) -> list[int]:
+    def fds(self) -> list[int]:
+        """What to poll: readable when a report may have arrived."""
         fds = [_audit_log.sock.fileno()] if _audit_log.sock is not None else []
         return fds + ([self._kmsg] if self._kmsg is not None else [])
+
+    def killed(self) -> int:
+        """How many kills of the box's processes were reported so far
+        (reads what has arrived; never waits)."""
+        self._drain()
+        return len(self._found)
 
     def _drain(self) -> None:
         _audit_log.pump()
@@ -220,7 +227,7 @@ class KillWatcher:
             elif self._found:
                 break
             left = deadline - time.monotonic()
-            fds = self._fds()
+            fds = self.fds()
             if left <= 0 or not fds:
                 break
             select.select(fds, [], [], left)

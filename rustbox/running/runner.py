@@ -148,7 +148,7 @@ class Runner:
             if error is not None:
                 self._end(program)
                 raise error
-            verdict = self._watch(program, request.limits, started)
+            verdict = self._watch(program, request.limits, started, kill_watch)
         except RunStopped:
             raise                   # ended and reaped already
         except BaseException:
@@ -164,11 +164,20 @@ class Runner:
                 kill_watch.close()
         return verdict
 
-    def _watch(self, program: Program, limits: Limits, started: float | None = None) -> Verdict:
+    def _watch(self, program: Program, limits: Limits, started: float | None = None,
+               kill_watch=None) -> Verdict:
         poller = select.poll()
         poller.register(program.pidfd, select.POLLIN)
         if self.stop_fd is not None:
             poller.register(self.stop_fd, select.POLLIN)
+        # The filter's first kill of any process of the box ends the run
+        # (SG, the call named): a program that forks children to die on
+        # forbidden calls would otherwise write one record per child to the
+        # host's audit log for as long as its limits allow.
+        kill_fds = set(kill_watch.fds() if kill_watch is not None else ())
+        for fd in kill_fds:
+            poller.register(fd, select.POLLIN)
+        forbidden = False
         # From the moment the program joined its cgroups, as its CPU time is.
         start = time.monotonic() if started is None else started
         cpu_limit, wall_limit = limits.cpu_kill_at, limits.wall_kill_at
@@ -190,6 +199,11 @@ class Runner:
                     break
                 timeout = min(timeout, wall_limit - elapsed)
             events = poller.poll(max(timeout, POLL_MIN) * 1000)
+            if any(fd in kill_fds for fd, _ in events):
+                if kill_watch.killed():
+                    forbidden = True
+                    break
+                events = [(fd, ev) for fd, ev in events if fd not in kill_fds]
             if events:
                 # The program has ended (all its threads), or we must stop.
                 stopped = any(fd == self.stop_fd for fd, _ in events)
@@ -198,10 +212,12 @@ class Runner:
             # reap those that ended as we go (a zombie holds a pid of pids.max).
             self.pid_ns.reap(program)
         end_by = time.monotonic() + KILL_WITHIN
-        if killed_for_time or stopped:
+        if killed_for_time or stopped or forbidden:
             program.kill()
             self._kill_box(end_by)
         status = self._collect(program, end_by)
+        if forbidden:
+            status = SIGSYS     # as if the program itself had made the call
         if stopped:
             self._kill_box(end_by)
             self.pid_ns.reap(program)

@@ -13,6 +13,7 @@ the host (README, check-env).
 from __future__ import annotations
 
 import subprocess
+import time
 
 import orjson
 import pytest
@@ -51,3 +52,49 @@ def test_installing_a_logging_filter_fails_in_batch(build_dir):
             assert (box_dir / line["stdout"]).read_text().strip() == "refused EPERM", line
     finally:
         cleanup(BATCH_BOX)
+
+
+# Our own filter's kills are records too: one per killed process. A program
+# that forks children to die on a forbidden call would write one for each,
+# for as long as its limits allow; the first kill ends the run instead.
+KILL_BOX = 727
+MOST_RECORDS = 20       # the kills that land before the box is killed
+
+
+def count_kill_records(box_id: int, run) -> tuple[object, int]:
+    from rustbox.box import BoxDir
+    from rustbox.seccomp_kills import KillWatcher
+    watcher = KillWatcher(BoxDir(box_id).uid)
+    try:
+        if "audit-netlink" not in watcher.sources:
+            pytest.fail("no audit netlink here: cannot count the records")
+        result = run()
+        time.sleep(0.5)                  # records of late kills, if any
+        return result, watcher.killed()
+    finally:
+        watcher.close()
+
+
+def test_a_loop_of_children_dying_on_forbidden_calls_ends_at_the_first(run_box):
+    run, records = count_kill_records(
+        700, lambda: run_box("--processes", "4", "--time", "5", "./kill_loop"))
+    assert run.verdict["status"] == "SG" and run.verdict["signal"] == 31, run
+    assert run.verdict["message"] == "forbidden system call: ptrace", run
+    assert run.verdict["wall_time"] < 2.5, run        # not its 3 s of forking
+    assert 1 <= records <= MOST_RECORDS, records
+
+
+def test_the_first_kill_ends_a_batch_run_too(build_dir):
+    init_box(KILL_BOX)
+    spec = orjson.dumps({"id": "loop", "argv": ["./kill_loop"], "processes": 4,
+                         "time": 5}) + b"\n"
+    try:
+        proc, records = count_kill_records(KILL_BOX, lambda: subprocess.run(
+            [*RUSTBOX, "batch", "-", "--boxes", str(KILL_BOX)], input=spec, cwd=build_dir,
+            capture_output=True, timeout=120))
+        (verdict,) = [orjson.loads(line) for line in proc.stdout.splitlines()]
+        assert verdict["status"] == "SG" and verdict["signal"] == 31, verdict
+        assert verdict["message"] == "forbidden system call: ptrace", verdict
+        assert 1 <= records <= MOST_RECORDS, records
+    finally:
+        cleanup(KILL_BOX)
