@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -228,6 +229,57 @@ def _copy_file(src: int, dst: int, name: str, budget: dict) -> None:
         os.close(fd)
 
 
+_KOTLIN_PACKAGE = re.compile(rb"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+
+
+def kotlin_main_class(entry: str, path: Path | None) -> str:
+    """The JVM class Kotlin compiles a file's top-level main into: hello.kt
+    holds HelloKt (in the file's package, if it names one)."""
+    stem = re.sub(r"\W", "_", Path(entry).stem) or "_"
+    name = stem[0].upper() + stem[1:] + "Kt"
+    try:
+        head = path.read_bytes()[:1 << 16] if path is not None else b""
+    except OSError:
+        head = b""
+    package = _KOTLIN_PACKAGE.search(head)
+    return f"{package.group(1).decode()}.{name}" if package else name
+
+
+# {placeholder}: (file endings, what declares a class, what declares its main).
+_MAIN_CLASS = {
+    "java_main": ((".java",), rb"\b(?:class|interface|enum|record)\s+([A-Za-z_$][\w$]*)",
+                  rb"\bstatic\s+(?:public\s+|final\s+)*void\s+main\s*\("),
+    "scala_main": ((".scala",), rb"\bobject\s+([A-Za-z_$][\w$]*)", rb"\bdef\s+main\s*\("),
+}
+_PACKAGE = re.compile(rb"^\s*package\s+([A-Za-z_][\w.]*)\s*;?", re.MULTILINE)
+_COMMENTS = re.compile(rb"/\*.*?\*/|//[^\n]*", re.DOTALL)
+
+
+def main_class(paths: list[Path], declaration: bytes, main: bytes) -> str | None:
+    """The class whose main method starts a JVM program (DOMjudge detects it
+    too): the class declared last before the first main method, in its
+    file's package; None when no file has one."""
+    seen = set()
+    for path in paths:
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            text = _COMMENTS.sub(b" ", path.read_bytes()[:MAX_SOURCE_BYTES])
+        except OSError:
+            continue
+        found = re.search(main, text)
+        if not found:
+            continue
+        classes = re.findall(declaration, text[:found.start()])
+        if not classes:
+            continue
+        package = _PACKAGE.search(text)
+        name = classes[-1].decode()
+        return f"{package.group(1).decode()}.{name}" if package else name
+    return None
+
+
 def _install(box, name: str, data: bytes, mode: int = 0o644) -> None:
     dest = box.path / name
     dest.write_bytes(data)
@@ -247,7 +299,15 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: L
     entry = "run" if has_scripts else language.entry_point(list(files))
     sources = sorted(f for f in files if language.matches(f)) or [entry]
     values = {"source": entry, "stem": Path(entry).stem, "sources": sources,
-              "program_dir": PROGRAM_DIR, "memory_mib": memory_mib}
+              "program_dir": PROGRAM_DIR, "memory_mib": memory_mib,
+              "kotlin_main": kotlin_main_class(entry, files.get(entry))}
+    for name, (endings, declaration, main) in _MAIN_CLASS.items():
+        if not has_scripts and any(f"{{{name}}}" in arg for arg in language.run):
+            found = main_class([files[f] for f in [entry, *sorted(files)] if Path(f).suffix in endings],
+                               declaration, main)
+            if found is None:
+                return BuildResult(False, "CE", f"no class with a main method among {', '.join(sources)}")
+            values[name] = found
     output_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(output_dir, 0o755)
     box.clear()
@@ -279,7 +339,7 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: L
         # The box's own files are root's: let the compiler write next to them.
         os.chown(box.path, box.uid, box.uid)
         verdict = box.run(compile_argv, limits, stdout=COMPILE_LOG, stderr_to_stdout=True, dirs=compile_mounts,
-                          env=dict(language.compile_env))
+                          env=table.environment(language, language.compile_env, values))
         log = _read_box_file(box.path / COMPILE_LOG, 1 << 20).decode("utf-8", "replace")
         result.cpu_time, result.wall_time = verdict.cpu_time, verdict.wall_time
         if verdict.status == XX:
@@ -300,7 +360,7 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: L
     finally:
         box.clear()
     result.program = Program(language=language, directory=output_dir, argv=run_argv,
-                             mounts=run_mounts, env=dict(language.env),
+                             mounts=run_mounts, env=table.environment(language, language.env, values),
                              processes=language.processes,
                              memory_overhead_mib=language.memory_overhead_mib)
     return result
@@ -329,7 +389,8 @@ class ValidatorCache:
             values = (final / ".built").read_text().split("\0")
             return BuildResult(True, "OK", program=Program(
                 language=language, directory=final, argv=values,
-                mounts=table.mounts(language, language.run_dirs, {}), env=dict(language.env),
+                mounts=table.mounts(language, language.run_dirs, {}),
+                env=table.environment(language, language.env, {"memory_mib": memory_mib}),
                 processes=language.processes, memory_overhead_mib=language.memory_overhead_mib))
         staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.root))
         try:

@@ -80,9 +80,18 @@ def _pool(boxes: str | None):
     return BoxPool(parse_boxes(boxes))
 
 
-def _languages(path: Path | None):
+PYTHON3_CHOICES = {"pypy": "pypy3", "pypy3": "pypy3", "cpython": "cpython3", "cpython3": "cpython3"}
+
+
+def _languages(path: Path | None, python3: str | None = None):
     from .languages import load_languages
-    return load_languages(path)
+    table = load_languages(path)
+    return table.use(PYTHON3_CHOICES[python3.lower()]) if python3 else table
+
+
+_python3_option = click.option(
+    "--python3", "python3", type=click.Choice(sorted(PYTHON3_CHOICES), case_sensitive=False),
+    help="What Python 3 (.py, .py3) runs on: pypy (the default, as on Kattis and DOMjudge) or cpython.")
 
 
 def _json(data) -> str:
@@ -174,8 +183,9 @@ def main() -> None:
               help="Which tests are near the limit: CPU time within LOW-HIGH x the limit (default 0.8-1.5).")
 @click.option("--calibrate", "measure", is_flag=True,
               help="Calibrate the host first (rustbox calibrate, a few seconds); the result carries its class.")
+@_python3_option
 def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes, languages_file,
-        reruns, rerun_band, measure):
+        reruns, rerun_band, measure, python3):
     """Grade SUBMISSION against the problem package PROBLEM."""
     require_root("judge run")
     from .reruns import RerunPolicy
@@ -186,7 +196,7 @@ def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes,
 
     from .build import source_files
     problem = load_problem(problem_dir, samples_only_ok=True)
-    table = _languages(languages_file)
+    table = _languages(languages_file, python3)
     source_files(submission)                      # fail before printing anything
     check_submission(problem, submission, table, language)
     console = Console(highlight=False)
@@ -267,7 +277,8 @@ def _calibrate(pool, console) -> dict:
 @click.option("--languages", "languages_file", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of languages merged over the built-in table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
-def verify(problem_dir, time_limit, boxes, languages_file, as_json):
+@_python3_option
+def verify(problem_dir, time_limit, boxes, languages_file, as_json, python3):
     """Grade every submissions/<expected>/ entry of PROBLEM and check its verdict."""
     require_root("judge verify")
     from rich.console import Console
@@ -276,7 +287,7 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json):
     from .verify import submissions_to_check, verify as run_verify
 
     problem = load_problem(problem_dir, samples_only_ok=True)
-    table = _languages(languages_file)
+    table = _languages(languages_file, python3)
     console = Console(highlight=False)
     todo = submissions_to_check(problem)
     if not todo:

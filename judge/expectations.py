@@ -49,7 +49,13 @@ FINAL_VERDICT_DIRECTORIES = {
 # Verdicts a directory also takes, and why.
 ALSO_ACCEPTED_IN_DIRECTORY = {
     "run_time_error": {MLE: "a memory-limit crash is a run-time error in the package format"},
+    "time_limit_exceeded": {OLE: "the package format has no output-limit verdict: this judge stops a "
+                                 "program at the output limit, where DOMjudge and BAPCtools only cap "
+                                 "what they keep and let it run into the time limit"},
 }
+# The same, for a DOMjudge @EXPECTED_RESULTS@ naming the verdict.
+ALSO_ACCEPTED_FOR_VERDICT = {RTE: ALSO_ACCEPTED_IN_DIRECTORY["run_time_error"],
+                             TLE: ALSO_ACCEPTED_IN_DIRECTORY["time_limit_exceeded"]}
 # 2025-09 default directories (section "Default directories"), per test case.
 TEST_RULE_DIRECTORIES = {
     "accepted": {"permitted": (AC,)},
@@ -97,17 +103,26 @@ class FinalVerdict:
 
     def check(self, result: dict) -> list[Finding]:
         got = result["verdict"]
+        notes = []
+        rejection = next((t["verdict"] for t in result["tests"] if t["verdict"] != AC), None)
+        if result.get("max_score") is not None and got == AC and rejection and AC not in self.verdicts:
+            # A scoring run with a score is AC (Kattis shows "Accepted (score)"),
+            # but its verdict in the format (first_error, worst_error) is the
+            # first rejected test's: what wrong_answer/ and DOMjudge's results mean.
+            got = rejection
+            notes.append(Finding(True, f"a scoring submission's verdict is its first rejected test's "
+                                       f"({got}, score {result.get('score', 0):g})"))
         if got not in self.verdicts:
             if got in self.also:
-                return [Finding(True, f"{got} is accepted in {self.source}: {self.also[got]}")]
-            return [Finding(False, f"{self.source}: expected {' or '.join(self.verdicts)}, got {got}")]
+                return notes + [Finding(True, f"{got} is accepted in {self.source}: {self.also[got]}")]
+            return notes + [Finding(False, f"{self.source}: expected {' or '.join(self.verdicts)}, got {got}")]
         score, best = result.get("score"), result.get("max_score")
         if self.score == "full" and score is not None and best is not None and score < best - 1e-9:
             return [Finding(False, f"{self.source}: expected the full score {best:g}, got {score:g}")]
         if self.score == "partial" and (score is None or best is None or not 0 < score < best - 1e-9):
             shown = "no score" if score is None else f"{score:g} of {best:g}"
             return [Finding(False, f"{self.source}: expected a partial score, got {shown}")]
-        return []
+        return notes
 
 
 @dataclass
@@ -120,10 +135,21 @@ class ScoreIs:
 
     def check(self, result: dict) -> list[Finding]:
         score = result.get("score")
-        if score is None or abs(score - self.score) > 1e-6 * max(1.0, abs(self.score)):
+        if score is not None and not self._same(score):
+            unscored = score - sum(t.get("score") or 0.0 for t in result["tests"]
+                                   if t["name"].startswith("sample/"))
+            if self._same(unscored):
+                # A legacy package sums its samples into the score unless
+                # ignore_sample; DOMjudge (like the 2023-07 format) does not.
+                return [Finding(True, f"{self.source}: score {self.score:g} without the samples "
+                                      f"(DOMjudge does not score them; the legacy format does: {score:g})")]
+        if score is None or not self._same(score):
             return [Finding(False, f"{self.source}: expected score {self.score:g}, got "
                                    f"{'none' if score is None else f'{score:g}'}")]
         return []
+
+    def _same(self, score: float) -> bool:
+        return abs(score - self.score) <= 1e-6 * max(1.0, abs(self.score))
 
 
 @dataclass
@@ -374,7 +400,8 @@ def domjudge_tags(source: Path) -> tuple[list, list[str]]:
                          "gives: not checked")
         else:
             verdicts = tuple(dict.fromkeys(DOMJUDGE_RESULTS[w] for w in words))
-            also = {MLE: ALSO_ACCEPTED_IN_DIRECTORY["run_time_error"][MLE]} if RTE in verdicts else {}
+            also = {k: why for v in verdicts for k, why in ALSO_ACCEPTED_FOR_VERDICT.get(v, {}).items()
+                    if k not in verdicts}
             rules.append(FinalVerdict(verdicts, f"@EXPECTED_RESULTS@ in {name}", also=also))
     if len(scores) == 1:
         name, text = scores[0]

@@ -70,6 +70,8 @@ def resolve_time_limit(problem: Problem, time_limit: float | None) -> tuple[floa
         return float(time_limit), "command line"
     if problem.limits.time_limit is not None:
         return problem.limits.time_limit, "problem.yaml"
+    if problem.limits.timelimit_file is not None:
+        return problem.limits.timelimit_file, ".timelimit file (DOMjudge's)"
     return DEFAULT_TIME_LIMIT, "default"
 
 
@@ -238,9 +240,12 @@ class Grader:
                           quota=COMPILE_QUOTA)
         if kind == "test":
             memory = (limits.memory + program.memory_overhead_mib) << 20
+            # The stack may grow to the memory limit (the format says so);
+            # native code's address space is bounded by it too (see Language).
             return Limits(time=self.time_limit, extra_time=self.reruns.extra_time(self.time_limit),
                           mem=memory, processes=program.processes,
                           fsize=limits.output << 20, stack=memory,
+                          address_space=memory if program.language.address_space else None,
                           open_files=256 if program.processes > 1 else 64, quota=self.quota)
         if kind == "validator":
             return Limits(time=limits.validation_time,
@@ -424,6 +429,7 @@ class Grader:
 def check_submission(problem: Problem, source: Path, table: LanguageTable, language: str | None):
     """The submission's language, once what the package allows is checked:
     its `languages`, and constants this judge does not substitute."""
+    table = table.for_problem(problem.languages)
     lang = detect_language(source, table, language)
     if problem.languages is not None and not any(_same_language(table, code, lang.id)
                                                  for code in problem.languages):
@@ -471,7 +477,7 @@ def grade_submission(problem_dir, source_path, language=None, time_limit=None, p
     started = time.monotonic()
     problem = problem_dir if isinstance(problem_dir, Problem) else load_problem(problem_dir)
     _check_not_visible(problem)
-    table = languages or load_languages()
+    table = (languages or load_languages()).for_problem(problem.languages)
     source = Path(source_path)
     source_files(source)                           # a missing submission fails early
     lang = check_submission(problem, source, table, language)

@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rustbox.errors import UsageError
@@ -24,7 +24,7 @@ DEFAULT_TABLE = Path(__file__).with_name("languages.toml")
 # Where a build is mounted, read-only, inside the box that runs it.
 PROGRAM_DIR = "/prog"
 
-_KEYS = {"name", "extensions", "compile", "run", "compile_dirs", "run_dirs",
+_KEYS = {"name", "code", "address_space", "extensions", "compile", "run", "compile_dirs", "run_dirs",
          "compile_processes", "processes", "memory_overhead_mib", "env",
          "compile_env", "probe"}
 
@@ -44,6 +44,13 @@ class Language:
     env: dict = field(default_factory=dict)
     compile_env: dict = field(default_factory=dict)
     probe: dict = field(default_factory=dict)
+    code: str = ""                   # the package format's language code it implements
+    address_space: bool = False      # RLIMIT_AS = the memory limit (native code)
+
+    @property
+    def format_code(self) -> str:
+        """The package format's code for this language (python3 for pypy3/cpython3)."""
+        return self.code or self.id
 
     def entry_point(self, files: list[str]) -> str:
         """The file a multi-file program starts from: main.*, else the only
@@ -67,18 +74,65 @@ class LanguageTable:
     def __init__(self, languages: dict[str, Language]):
         self.languages = languages
         self._probed: dict[tuple[str, str], str] = {}
+        self._chosen: dict[str, str] = {}        # format code -> the implementation in use
 
-    def __contains__(self, lang_id: str) -> bool:
-        return lang_id in self.languages
+    def implementations(self, code: str) -> list[str]:
+        """The ids of the languages implementing a format code (python3: python3, cpython3)."""
+        return sorted(lang.id for lang in self.languages.values() if lang.format_code == code)
 
-    def __iter__(self):
-        return iter(self.languages.values())
+    def chosen(self, code: str) -> str | None:
+        """The implementation `use` chose for a format code, if any."""
+        return self._chosen.get(code)
+
+    def for_problem(self, languages) -> "LanguageTable":
+        """The table a problem asks for: a problem.yaml `languages` naming one
+        implementation of a code and not the code itself (cpython3 without
+        python3) makes that implementation what the code means, unless a
+        command line chose already."""
+        if not languages:
+            return self
+        table = self
+        for name in languages:
+            try:
+                lang = self.get(name)
+            except LanguageError:
+                continue
+            code = lang.format_code
+            if (name != code and code not in languages and self.chosen(code) is None
+                    and lang.id != self._default(code)):
+                table = table.use(lang.id)
+        return table
+
+    def _default(self, code: str) -> str:
+        return code if code in self.languages else ""
+
+    def use(self, lang_id: str) -> "LanguageTable":
+        """A copy of the table where `lang_id` is what its format code means:
+        its files are detected as it, and --lang <code> names it
+        (`use("cpython3")`: .py is CPython)."""
+        chosen = self.get(lang_id)
+        table = LanguageTable(self.languages)
+        table._probed = self._probed
+        table._chosen = {**self._chosen, chosen.format_code: chosen.id}
+        return table
+
+    def active(self, lang: Language) -> bool:
+        """Whether file endings select `lang`: of the implementations of one
+        format code, only the chosen one (else the one named by the code)."""
+        code = lang.format_code
+        chosen = self._chosen.get(code) or (code if code in self.languages else lang.id)
+        return lang.id == chosen
 
     def get(self, lang_id: str) -> Language:
         key = lang_id.lower()
         aliases = {"c++": "cpp", "python": "python3", "py": "python3", "js": "javascript",
-                   "node": "javascript", "rs": "rust", "c++20": "cpp"}
+                   "node": "javascript", "rs": "rust", "c++20": "cpp", "kt": "kotlin",
+                   "golang": "go", "hs": "haskell", "cs": "csharp", "c#": "csharp", "rb": "ruby",
+                   "pas": "pascal", "ml": "ocaml"}
         key = aliases.get(key, key)
+        key = self._chosen.get(key, key)         # python3: the implementation in use
+        # An implementation named as such is that one, whatever python3 means.
+        key = {"pypy3": "python3", "pypy": "python3", "cpython": "cpython3"}.get(key, key)
         if key not in self.languages:
             raise LanguageError(f"unknown language {lang_id!r} (known: {', '.join(sorted(self.languages))})")
         return self.languages[key]
@@ -92,7 +146,7 @@ class LanguageTable:
         counts: dict[str, int] = {}
         for name in files:
             for lang in self.languages.values():
-                if lang.matches(name):
+                if self.active(lang) and lang.matches(name):
                     counts[lang.id] = counts.get(lang.id, 0) + 1
         if not counts:
             raise LanguageError(f"{source}: cannot tell the language from the file ending; use --lang")
@@ -136,6 +190,10 @@ class LanguageTable:
             out.append(self._fill(lang, arg, values))
         return out
 
+    def environment(self, lang: Language, env: dict, values: dict) -> dict:
+        """A language's environment variables, placeholders filled."""
+        return {str(k): self._fill(lang, str(v), values) for k, v in env.items()}
+
     def mounts(self, lang: Language, rules, values: dict) -> list[DirRule]:
         """A language's directory rules, in rustbox's own --dir grammar and
         with its checks (a sensitive host path needs :force)."""
@@ -162,6 +220,12 @@ class LanguageTable:
         return text
 
 
+def _flag(value, lang_id: str, origin: str) -> bool:
+    if not isinstance(value, bool):
+        raise LanguageError(f"{origin}: language {lang_id}: address_space: expected true or false")
+    return value
+
+
 def _language(lang_id: str, table: dict, origin: str) -> Language:
     unknown = set(table) - _KEYS
     if unknown:
@@ -182,6 +246,8 @@ def _language(lang_id: str, table: dict, origin: str) -> Language:
             memory_overhead_mib=int(table.get("memory_overhead_mib", 0)),
             env=dict(table.get("env", {})), compile_env=dict(table.get("compile_env", {})),
             probe={k: [list(map(str, c)) for c in v] for k, v in table.get("probe", {}).items()},
+            code=str(table.get("code", "")),
+            address_space=_flag(table.get("address_space", False), lang_id, origin),
         )
     except (TypeError, ValueError) as exc:
         raise LanguageError(f"{origin}: language {lang_id}: {exc}") from None

@@ -62,6 +62,7 @@ class ProblemLimits:
     """limits: in problem.yaml, in the units of the format (s, MiB, KiB)."""
 
     time_limit: float | None = None
+    timelimit_file: float | None = None    # DOMjudge's .timelimit beside problem.yaml
     time_multiplier: float = 5.0           # legacy
     time_safety_margin: float = 2.0        # legacy
     ac_to_time_limit: float = 2.0          # 2023-07-draft
@@ -245,6 +246,24 @@ def _args(path: Path, key: str, value) -> tuple[str, ...]:
     if isinstance(value, dict) and "flags" in value:      # legacy {name, flags} form
         return _args(path, key, value["flags"])
     raise ProblemError(path, f"{key}: expected a string or a list of strings")
+
+
+def _timelimit_file(path: Path) -> float | None:
+    """DOMjudge's `.timelimit` (seconds, one number): the time limit its
+    packages carry outside problem.yaml (problemtools writes it too)."""
+    try:
+        text = path.read_text(errors="replace").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ProblemError(path, f"cannot read: {exc.strerror}") from None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ProblemError(path, f"expected a number of seconds, got {text[:40]!r}") from None
+    if not 0 < seconds < 86400:
+        raise ProblemError(path, f"expected a number of seconds, got {text[:40]!r}")
+    return seconds
 
 
 def _limits(path: Path, data, legacy: bool = False, warnings: list | None = None) -> ProblemLimits:
@@ -603,6 +622,7 @@ def load_problem(path: Path | str, samples_only_ok: bool = False) -> Problem:
         warnings.append(f"{yaml_path}: {', '.join(older)}: keys of older versions, not of 2025-09 "
                         "(read as the older versions define them)")
     limits = _limits(yaml_path, data.get("limits"), version == LEGACY, warnings)
+    limits = replace(limits, timelimit_file=_timelimit_file(path / ".timelimit"))
     flags = _args(yaml_path, "validator_flags", data.get("validator_flags"))
     validators = _validators(path, validation, warnings)
     languages = _languages(yaml_path, data.get("languages"))

@@ -134,7 +134,7 @@ class Limits:
     """
 
     FIELDS = ("time", "wall_time", "extra_time", "mem", "swap", "processes", "cpu_shares",
-              "cpus", "fsize", "stack", "open_files", "quota")
+              "cpus", "fsize", "stack", "open_files", "quota", "address_space")
     __slots__ = FIELDS
 
     def __init__(self, time: float | None = None,   # CPU seconds, all threads and processes
@@ -148,9 +148,10 @@ class Limits:
                  fsize: int | None = None,           # largest file written (RLIMIT_FSIZE)
                  stack: int | None = None,           # RLIMIT_STACK; None = unlimited
                  open_files: int = 64,               # RLIMIT_NOFILE
-                 quota: tuple[int, int] | None = None):  # /box: 1 KiB blocks, inodes
+                 quota: tuple[int, int] | None = None,   # /box: 1 KiB blocks, inodes
+                 address_space: int | None = None):  # RLIMIT_AS of each process; None = unlimited
         values = (time, wall_time, extra_time, mem, swap, processes, cpu_shares, cpus, fsize,
-                  stack, open_files, quota)
+                  stack, open_files, quota, address_space)
         for name, value in zip(self.FIELDS, values):
             object.__setattr__(self, name, LIMIT_PARSERS[name](value))
         if self.wall_time is None and self.time is not None:
@@ -187,7 +188,7 @@ class Limits:
         """The `limits` object of the verdict: only what was set."""
         out = {"time": self.time, "wall_time": self.wall_time, "mem": self.mem,
                "processes": self.processes}
-        for key in ("extra_time", "swap", "cpu_shares", "cpus", "fsize", "stack"):
+        for key in ("extra_time", "swap", "cpu_shares", "cpus", "fsize", "stack", "address_space"):
             value = getattr(self, key)
             if value:
                 out[key] = value
@@ -222,6 +223,7 @@ LIMIT_PARSERS = {
     "open_files": lambda v: 64 if v is None else parse_count(v, "--open-files", minimum=4,
                                                              maximum=MAX_OPEN_FILES),
     "quota": parse_quota,
+    "address_space": lambda v: _positive_size(v, "--address-space"),
 }
 
 

@@ -22,6 +22,7 @@ RUN_OPTIONS = (
     ("--fsize", "value", None, "Largest file the program may write."),
     ("--stack", "value", None, "Stack size (or 'unlimited')."),
     ("--open-files", "value", None, "Max open files (default 64)."),
+    ("--address-space", "value", None, "Virtual memory of each process (RLIMIT_AS)."),
     ("--quota", "value", None, "BLOCKS,INODES /box may hold (1 KiB blocks; a tmpfs)."),
     ("--stdin", "value", None, "File inside the box for stdin."),
     ("--stdout", "value", None, "File inside the box for stdout."),
@@ -40,7 +41,7 @@ RUN_OPTIONS = (
 
 # The values that make the RunRequest (the rest choose the box and the outputs).
 _REQUEST_KEYS = ("time", "wall_time", "extra_time", "mem", "swap", "processes", "cpu_shares",
-                 "cpus", "fsize", "stack", "open_files", "quota", "stdin", "stdout", "stderr",
+                 "cpus", "fsize", "stack", "open_files", "quota", "address_space", "stdin", "stdout", "stderr",
                  "stderr_to_stdout", "dir", "no_default_dirs", "env", "full_env", "share_net",
                  "seccomp")
 

@@ -106,6 +106,10 @@ def _set_rlimits(limits: Limits) -> None:
     lower(resource.RLIMIT_FSIZE, inf if limits.fsize is None else limits.fsize)
     lower(resource.RLIMIT_STACK, inf if limits.stack is None else limits.stack)
     lower(resource.RLIMIT_NOFILE, limits.open_files)
+    # Virtual memory per process: an allocation past it fails at once (malloc
+    # returns NULL, new throws) instead of touching pages up to the cgroup's
+    # limit; what judges give native code so a memory hog is a runtime error.
+    lower(resource.RLIMIT_AS, inf if limits.address_space is None else limits.address_space)
     lower(resource.RLIMIT_MEMLOCK, 0)
     if limits.cpu_kill_at is not None:
         # A backstop only: the supervisor stops the run long before this.
