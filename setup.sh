@@ -6,14 +6,19 @@
 #   ./setup.sh --vm   also installs what .ci/v2-vm needs to test cgroup v2 in a
 #                     VM: Debian's kernel (linux-image-amd64), qemu-system-x86,
 #                     busybox-static, and virtme-ng in .venv (the `vm` extra).
+#   ./setup.sh --languages
+#                     also installs the judge's large toolchains: Kotlin and
+#                     Haskell (GHC), about 1 GiB (the other languages of
+#                     judge/languages.toml come with the default setup).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-vm=0
+vm=0 large=0
 for arg in "$@"; do
   case "$arg" in
     --vm) vm=1 ;;
-    *) echo "setup: unknown option $arg (usage: ./setup.sh [--vm])" >&2; exit 2 ;;
+    --languages) large=1 ;;
+    *) echo "setup: unknown option $arg (usage: ./setup.sh [--vm] [--languages])" >&2; exit 2 ;;
   esac
 done
 
@@ -21,6 +26,9 @@ need=(libcap-dev libseccomp2 bubblewrap util-linux redis-server gcc g++ make lib
 command -v javac >/dev/null || need+=(default-jdk-headless)
 command -v node >/dev/null || need+=(nodejs)
 command -v rustc >/dev/null || [ -x /root/.cargo/bin/rustc ] || need+=(rustc)
+# The judge's other languages (judge/languages.toml): Python 3 is PyPy.
+need+=(pypy3 golang-go mono-mcs php-cli ruby scala fp-compiler ocaml-nox lua5.4)
+[ "$large" = 0 ] || need+=(kotlin ghc)
 vm_need=()
 [ "$vm" = 0 ] || vm_need=(linux-image-amd64 qemu-system-x86 busybox-static kmod)
 missing=() vm_missing=()

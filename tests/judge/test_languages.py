@@ -36,7 +36,7 @@ def test_expansion_and_probe():
     table = load_languages()
     java = table.get("java")
     argv = table.expand(java, java.run, {"program_dir": "/prog", "memory_mib": 256, "stem": "Sum",
-                                         "source": "Sum.java", "sources": ["Sum.java"]})
+                                         "java_main": "Sum", "source": "Sum.java", "sources": ["Sum.java"]})
     assert "-Xmx256m" in argv and argv[-1] == "Sum" and "/prog" in argv
     rust = table.get("rust")
     (mount,) = table.mounts(rust, rust.compile_dirs, {})
@@ -46,10 +46,10 @@ def test_expansion_and_probe():
 def test_user_file_overrides_and_adds(tmp_path):
     extra = tmp_path / "more.toml"
     extra.write_text('[language.cpp]\ncompile = ["/usr/bin/g++", "-O0", "-o", "main", "{sources}"]\n'
-                     '[language.ruby]\nname = "Ruby"\nextensions = ["rb"]\nrun = ["/usr/bin/ruby", "{source}"]\n')
+                     '[language.awk]\nname = "AWK"\nextensions = ["awk"]\nrun = ["/usr/bin/awk", "-f", "{source}"]\n')
     table = load_languages(extra)
     assert table.get("cpp").compile[1] == "-O0" and table.get("cpp").name == "C++"
-    assert table.get("ruby").compile is None
+    assert table.get("awk").compile is None
 
 
 def test_bad_user_files(tmp_path):

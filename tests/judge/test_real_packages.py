@@ -165,14 +165,14 @@ def test_a_submission_the_judge_cannot_run_is_skipped_and_the_rest_graded(tmp_pa
     problem = make_package(tmp_path / "p", {
         **echo_tests(1),
         "submissions/accepted/echo.py": ECHO_PY,
-        "submissions/accepted/echo.kt": "fun main() { println(readLine()) }\n",
+        "submissions/accepted/echo.swift": "print(readLine()!)\n",
         "submissions/accepted/echo.cpp.template": "// filled in by a script\n",
         "submissions/accepted/dir/notes.txt": "nothing to run\n",
         "submissions/wrong_answer/w.py": WRONG_PY})
     result = invoke("verify", str(problem), *BOXES)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert any(l.split()[:2] == ["skipped", "accepted/echo.kt"] and "no language of this judge for .kt" in l
+    assert any(l.split()[:2] == ["skipped", "accepted/echo.swift"] and "no language of this judge for .swift" in l
                for l in lines), result.output
     assert any("accepted/echo.cpp.template" in l and "for .cpp.template" in l for l in lines)
     assert any(l.split()[:2] == ["skipped", "accepted/dir"] for l in lines)
@@ -180,7 +180,7 @@ def test_a_submission_the_judge_cannot_run_is_skipped_and_the_rest_graded(tmp_pa
     assert lines[-1] == "2 of 2 submissions got their expected verdict; 3 more not graded (skipped: see above)"
     data = [json.loads(l) for l in invoke("verify", str(problem), "--json", *BOXES).output.splitlines()]
     skipped = {Path(d["submission"]).name: d["skipped"] for d in data if "skipped" in d}
-    assert set(skipped) == {"echo.kt", "echo.cpp.template", "dir"}
+    assert set(skipped) == {"echo.swift", "echo.cpp.template", "dir"}
 
 
 def test_verify_shows_which_submission_it_is_grading_on_a_terminal(tmp_path):
