@@ -148,7 +148,7 @@ int main() {
 """
 DEEP_C = """#include <stdio.h>
 #include <string.h>
-int f(int d) { char a[1 << 20]; memset(a, d, sizeof a); return a[d % 100] + f(d + 1); }
+int f(int d) { volatile char a[1 << 20]; a[0] = d; a[sizeof a - 1] = d; return d > 100000 ? a[0] : f(d + 1) + a[0]; }
 int main(void) { printf("%d\\n", f(0)); return 0; }
 """
 
