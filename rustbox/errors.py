@@ -68,23 +68,23 @@ class RunStopped(RustboxError):
     """The supervisor was told to stop mid-run (its box closed): the program
     was killed and reaped; the run says nothing about the program."""
 
-def guarded(action) -> int:
+def guarded(action, prefix: str = "rustbox: error: ") -> int:
     """Run action() -> exit status, turning every error into one stderr line."""
     try:
         return action()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
     except RustboxError as exc:
-        return _say(str(exc), exc.exit_code)
+        return _say(str(exc), exc.exit_code, prefix)
     except KeyboardInterrupt:
-        return _say("interrupted", 130, prefix="rustbox: ")
+        return _say("interrupted", 130, prefix=prefix.replace("error: ", ""))
     except OSError as exc:
-        return _say(str(exc), 2)
+        return _say(str(exc), 2, prefix)
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
         if os.environ.get("RUSTBOX_DEBUG"):
             raise
         return _say(f"internal error: {type(exc).__name__}: {exc} "
-                    "(set RUSTBOX_DEBUG=1 for a traceback)", 2)
+                    "(set RUSTBOX_DEBUG=1 for a traceback)", 2, prefix)
 
 
 def _say(message: str, status: int, prefix: str = "rustbox: error: ") -> int:

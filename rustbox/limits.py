@@ -26,6 +26,7 @@ MAX_CPU_SHARES = 262144       # cgroup v1 cpu.shares' own maximum
 MAX_CPUS = 4096.0             # cores of a --cpus quota
 MAX_QUOTA_BLOCKS = MAX_SIZE >> 10   # 1 KiB blocks of a --quota
 MAX_QUOTA_INODES = 1 << 24
+NO_LIMIT = ("unlimited", "max")   # --processes unlimited: pids.max "max"
 
 
 def parse_size(text: str | int | float | None, what: str = "size",
@@ -215,7 +216,8 @@ LIMIT_PARSERS = {
     "extra_time": lambda v: 0.0 if v in (None, 0, "0") else parse_time(v, "--extra-time"),
     "mem": lambda v: _positive_size(v, "--mem"),
     "swap": lambda v: parse_size(v, "--swap") or 0,
-    "processes": lambda v: parse_count(v, "--processes", maximum=MAX_PROCESSES),
+    "processes": lambda v: (None if isinstance(v, str) and v.strip().lower() in NO_LIMIT
+                            else parse_count(v, "--processes", maximum=MAX_PROCESSES)),
     "cpu_shares": lambda v: parse_count(v, "--cpu-shares", minimum=2, maximum=MAX_CPU_SHARES),
     "cpus": lambda v: parse_time(v, "--cpus", maximum=MAX_CPUS, unit="cores"),
     "fsize": lambda v: _positive_size(v, "--fsize"),

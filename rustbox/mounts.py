@@ -163,8 +163,8 @@ def _assemble(new_root: str, box_dir: str, rules: list[DirRule]) -> None:
                 _apply(new_root, rule, None)
         os.makedirs(new_root + "/box", exist_ok=True)
         _mount_bind(box_dir, new_root + "/box", ns.MS_NOSUID | ns.MS_NODEV, rw=True)
-        os.mkdir(new_root + "/proc")
-        os.mkdir(new_root + "/dev")
+        os.makedirs(new_root + "/proc", exist_ok=True)
+        os.makedirs(new_root + "/dev", exist_ok=True)   # a rule may have made it (/dev/shm)
         for name in _DEVICES:
             target = f"{new_root}/dev/{name}"
             os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o666))

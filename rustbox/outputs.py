@@ -68,7 +68,10 @@ class ProgramStdio:
         self.fds: list[int | None] = [None, None, None]
         self._opened: list[int] = []          # every fd we made, closed by finish()
         self._relays: list[tuple[int, int]] = []   # (pid, slot) of the cat relays
-        self._regular_in: tuple[int, int] | None = None   # (our fd 0, the program's)
+        # (our fd, the program's) on a regular file: after the run our offset
+        # moves on to where the program's stopped (our stdin goes on after what
+        # it read; the next writer to our stdout or stderr after what it wrote).
+        self._regular: list[tuple[int, int]] = []
         made: dict[tuple[int, int], tuple[int, int]] = {}   # file -> (fd, access mode)
         try:
             for slot in slots:
@@ -90,8 +93,8 @@ class ProgramStdio:
             fd = self._relay(slot)
         else:
             self._opened.append(fd)
-            if slot == 0 and stat.S_ISREG(st.st_mode):
-                self._regular_in = (slot, fd)
+            if stat.S_ISREG(st.st_mode):
+                self._regular.append((slot, fd))
         made[key] = (fd, fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE)
         return fd
 
@@ -124,17 +127,18 @@ class ProgramStdio:
 
     def finish(self) -> None:
         """After the run: our stdin goes on where the program stopped reading,
-        the program's descriptions are closed, output relays drain to their
+        our stdout and stderr after what it wrote (a regular file: the next
+        command writing there must not overwrite it), the program's
+        descriptions are closed, output relays drain to their
         end, input relays are stopped."""
-        if self._regular_in is not None:
-            ours, theirs = self._regular_in
+        for ours, theirs in self._regular:
             try:
                 position = os.lseek(theirs, 0, os.SEEK_CUR)
                 if position > os.lseek(ours, 0, os.SEEK_CUR):
                     os.lseek(ours, position, os.SEEK_SET)
             except OSError:
                 pass
-            self._regular_in = None
+        self._regular = []
         for fd in self._opened:
             os.close(fd)
         self._opened = []

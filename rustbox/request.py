@@ -20,7 +20,7 @@ OPTION_KEYS = {
     "argv": (list, tuple), "limits": (Limits, dict), "stdin": str, "stdout": str, "stderr": str,
     "stderr_to_stdout": bool, "dir": (list, tuple), "no_default_dirs": bool,
     "env": (dict, list, tuple), "full_env": bool, "share_net": bool, "seccomp": str,
-    "inherit_stdio": bool, "id": (str, int),
+    "inherit_stdio": bool, "id": (str, int), "chdir": str, "inherit_env": (list, tuple),
 }
 
 
@@ -33,7 +33,7 @@ class RunRequest:
                  stderr_to_stdout: bool = False, dirs: list | None = None,
                  no_default_dirs: bool = False, env: dict | None = None, full_env: bool = False,
                  share_net: bool = False, seccomp: str = "default", inherit_stdio: bool = True,
-                 id: str | None = None):
+                 id: str | None = None, chdir: str | None = None):
         self.argv = argv
         self.limits = Limits() if limits is None else limits
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
@@ -44,6 +44,7 @@ class RunRequest:
         self.full_env, self.share_net, self.seccomp = full_env, share_net, seccomp
         self.inherit_stdio = inherit_stdio   # False: unspecified stdio goes to /dev/null
         self.id = id
+        self.chdir = chdir   # the program's working directory inside the box (default /box)
         # The CLI's (fd0, fd1, fd2) for the stdio the program inherits: new
         # open file descriptions of rustbox's own (outputs.ProgramStdio),
         # never the ones its verdict goes out on. Not sent to a box helper.
@@ -55,7 +56,10 @@ class RunRequest:
         """The one constructor from flag-like values: keys are long flag names
         (- or _): `argv`, the limits (`time`, `mem`, ...) or `limits` (a
         Limits or its dict), `dir` (--dir texts, DirRules or their tuples),
-        `env` (KEY=VALUE items or a dict), `stdin`... `id`. Anything unknown
+        `env` (KEY=VALUE items or a dict; a dict's None value removes the
+        variable, PATH included), `inherit_env` (names whose values are
+        taken from this process's environment now; unset ones stay unset),
+        `chdir`, `stdin`... `id`. Anything unknown
         or of the wrong type is a UsageError naming it."""
         if not isinstance(options, dict):
             raise UsageError("a run's options must be a JSON object")
@@ -81,15 +85,25 @@ class RunRequest:
         elif limits is None:
             limits = limits_from(limit_values)
         inherit = values.get("inherit_stdio")
+        env = parse_env(values.get("env"))
+        for name in values.get("inherit_env") or ():
+            if not isinstance(name, str) or not name or "=" in name:
+                raise UsageError(f"invalid --inherit-env {name!r} (expected a variable name)")
+            if name in os.environ:
+                env[name] = os.environ[name]
+        chdir = values.get("chdir")
+        if chdir is not None and (not chdir or "\0" in chdir):
+            raise UsageError(f"invalid --chdir {chdir!r}")
         return cls(
             argv=list(argv), limits=limits, stdin=values.get("stdin"), stdout=values.get("stdout"),
             stderr=values.get("stderr"), stderr_to_stdout=bool(values.get("stderr_to_stdout")),
             dirs=[_dir_rule(rule, box_root) for rule in values.get("dir") or ()],
-            no_default_dirs=bool(values.get("no_default_dirs")), env=parse_env(values.get("env")),
+            no_default_dirs=bool(values.get("no_default_dirs")), env=env,
             full_env=bool(values.get("full_env")), share_net=bool(values.get("share_net")),
             seccomp=values.get("seccomp") or "default",
             inherit_stdio=inherit_stdio if inherit is None else bool(inherit),
-            id=None if values.get("id") is None else str(values["id"]))
+            id=None if values.get("id") is None else str(values["id"]),
+            chdir=None if chdir is None else os.path.join("/box", chdir))
 
     def to_wire(self) -> dict:
         """For the box helper (marshal: plain values only), read back by
@@ -99,12 +113,13 @@ class RunRequest:
                 "stderr_to_stdout": self.stderr_to_stdout,
                 "dir": [tuple(rule) for rule in self.dirs], "no_default_dirs": self.no_default_dirs,
                 "env": dict(self.env), "full_env": self.full_env, "share_net": self.share_net,
-                "seccomp": self.seccomp, "inherit_stdio": self.inherit_stdio, "id": self.id}
+                "seccomp": self.seccomp, "inherit_stdio": self.inherit_stdio, "id": self.id,
+                "chdir": self.chdir}
 
     def environment(self) -> dict[str, str]:
         base = dict(os.environ) if self.full_env else {"PATH": DEFAULT_PATH}
         base.update(self.env)
-        return base
+        return {key: value for key, value in base.items() if value is not None}
 
 
 def _dir_rule(rule, box_root: str) -> DirRule:
@@ -121,7 +136,7 @@ def parse_env(items) -> dict:
     if not items:
         return {}
     if isinstance(items, dict):
-        return {str(k): str(v) for k, v in items.items()}
+        return {str(k): None if v is None else str(v) for k, v in items.items()}
     env = {}
     for item in items:
         key, sep, value = str(item).partition("=")

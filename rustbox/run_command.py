@@ -31,19 +31,22 @@ RUN_OPTIONS = (
     ("--dir", "multi", (), "HOST[:INSIDE][:rw|:ro|:noexec|:tmp|:maybe|:force] mount rule."),
     ("--no-default-dirs", "flag", False, "Drop the default mount rules."),
     ("--env", "multi", (), "KEY=VALUE for the program."),
+    ("--inherit-env", "multi", (), "VAR: pass rustbox's value of VAR (if set)."),
     ("--full-env", "flag", False, "Pass rustbox's whole environment."),
+    ("--chdir", "value", None, "Working directory inside the box (default /box)."),
     ("--share-net", "flag", False, "Keep the host's network namespace."),
     ("--seccomp", "value", "default", "off, default, strict or a policy FILE."),
     ("--cg", "value", "auto", "cgroup version when the box is new."),
+    ("--wait", "flag", False, "Wait for a busy box instead of failing."),
     ("--meta", "value", None, "Also write isolate's key:value meta file here."),
     ("--json", "value", None, "Write the verdict JSON here instead of stdout."),
 )
 
 # The values that make the RunRequest (the rest choose the box and the outputs).
 _REQUEST_KEYS = ("time", "wall_time", "extra_time", "mem", "swap", "processes", "cpu_shares",
-                 "cpus", "fsize", "stack", "open_files", "quota", "address_space", "stdin", "stdout", "stderr",
-                 "stderr_to_stdout", "dir", "no_default_dirs", "env", "full_env", "share_net",
-                 "seccomp")
+                 "cpus", "fsize", "stack", "open_files", "quota", "address_space", "stdin",
+                 "stdout", "stderr", "stderr_to_stdout", "dir", "no_default_dirs", "env",
+                 "inherit_env", "full_env", "chdir", "share_net", "seccomp")
 
 
 def dest(flag: str) -> str:
@@ -113,7 +116,8 @@ def run(values: dict) -> int:
             if opened is not None:
                 opened.close()
             raise
-        session = BoxSession(box_id, values["cg"], opened=warmer.stop()).open()
+        wait = float("inf") if values["wait"] else 0.0
+        session = BoxSession(box_id, values["cg"], opened=warmer.stop(), wait=wait).open()
         request.stdio_fds = tuple(stdio.fds)
         with session:
             verdict = session.run(request)

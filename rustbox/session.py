@@ -43,19 +43,20 @@ def _initialise(box: BoxDir, cg: str, opened=None):
     return cgroup
 
 
-def init_box(box_id: int, cg: str = "auto", root=None) -> dict:
+def init_box(box_id: int, cg: str = "auto", root=None, wait: float = 0.0) -> dict:
+    """`wait`: seconds to wait for a busy box (inf: until it is free)."""
     box = BoxDir(box_id, root)
-    with box.lock():
+    with box.lock().acquire(wait=wait):
         cgroup = _initialise(box, cg)
         cgroup.close()
     return {"box_id": box.box_id, "path": str(box.path), "cgroup": cgroup.version}
 
 
-def cleanup_box(box_id: int, root=None) -> dict:
+def cleanup_box(box_id: int, root=None, wait: float = 2.0) -> dict:
     box = BoxDir(box_id, root)
     if not box.home.exists():
         return {"box_id": box.box_id, "removed": False}
-    with box.lock().acquire(wait=2.0):
+    with box.lock().acquire(wait=wait):
         cgroup, _ = _cgroup_for(box, "auto")
         cgroup.destroy()
         cgroup.close()
@@ -126,16 +127,17 @@ class BoxSession:
     """
 
     def __init__(self, box_id: int, cg: str = "auto", root=None, stop_fd: int | None = None,
-                 opened=None):
+                 opened=None, wait: float = 0.0):
         self.box = BoxDir(box_id, root)
         self.cg, self.stop_fd = cg, stop_fd   # stop_fd: see Runner
         self._opened = opened                 # the JoinWarmer's adapter, if any
+        self.wait = wait   # seconds to wait for a busy box (--wait: inf) before BoxBusyError
         self.lock = self.cgroup = self.runner = None
 
     def open(self) -> "BoxSession":
         opened, self._opened = self._opened, None
         try:
-            self.lock = self.box.lock().acquire()
+            self.lock = self.box.lock().acquire(wait=self.wait)
         except BaseException:
             if opened is not None:
                 opened.close()

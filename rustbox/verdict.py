@@ -72,23 +72,82 @@ class Verdict:
     def from_dict(cls, data: dict) -> "Verdict":
         return cls(**data)
 
-    def to_meta(self) -> str:
-        """isolate's key:value meta file."""
-        lines = [f"time:{self.cpu_time:.3f}", f"time-wall:{self.wall_time:.3f}",
-                 f"cg-mem:{self.memory_peak // 1024}", f"max-rss:{self.memory_peak // 1024}"]
-        if self.oom:
+    def to_meta(self, cgroup_keys: bool = True) -> str:
+        """isolate's key:value meta file (isolate_meta)."""
+        return isolate_meta(self, cgroup_keys)
+
+
+# Exec failures that isolate 2.x reports as the program's own exit 127 (its
+# child prints `execve("PROGRAM"): REASON` and exits), not as XX.
+EXEC_FAILED = "exec failed: "
+
+
+def isolate_meta(verdict: Verdict, cgroup_keys: bool = True) -> str:
+    """The verdict as isolate's meta file: its keys and its four statuses.
+
+    isolate knows RE, SG, TO and XX only, so ML and OL become what isolate
+    itself reports for them: an OOM kill is `status:SG`, `exitsig:9` and
+    `cg-oom-killed:1`; a run rustbox found over --mem that ended another
+    way keeps its own exit (RE or SG) with `cg-oom-killed:1`; an output
+    limit is `SG` with `exitsig:25` (SIGXFSZ). `cg-mem` and `cg-oom-killed`
+    are isolate's --cg keys (`cgroup_keys`). Unlike isolate 1.10, both are
+    this run's alone: counters are reset before each run.
+    """
+    if verdict.status == XX and not verdict.message.startswith(EXEC_FAILED):
+        return f"status:XX\nmessage:{_one_line(verdict.message)}\n"
+    peak = verdict.memory_peak // 1024
+    lines = [f"time:{_seconds(verdict.cpu_time)}", f"time-wall:{_seconds(verdict.wall_time)}",
+             f"max-rss:{peak}"]
+    if cgroup_keys:
+        lines.append(f"cg-mem:{peak}")
+        if verdict.status == ML:
             lines.append("cg-oom-killed:1")
-        if self.exit_code is not None:
-            lines.append(f"exitcode:{self.exit_code}")
-        if self.signal is not None:
-            lines.append(f"exitsig:{self.signal}")
-        if self.status != OK:
-            lines.append(f"status:{self.status}")
-        if self.tle:
+    status, message = isolate_status(verdict)
+    if verdict.status == XX:                         # the exec failed: isolate's exit 127
+        lines.append("exitcode:127")
+    elif status == "TO":
+        if verdict.exit_code is None:                # killed by the sandbox
             lines.append("killed:1")
-        if self.message:
-            lines.append("message:" + self.message.replace("\n", " "))
-        return "\n".join(lines) + "\n"
+    elif verdict.signal is not None:
+        lines.append(f"exitsig:{verdict.signal}")
+    elif verdict.exit_code is not None:
+        lines.append(f"exitcode:{verdict.exit_code}")
+    if status is not None:
+        lines += [f"status:{status}", f"message:{message}"]
+    return "\n".join(lines) + "\n"
+
+
+def isolate_status(verdict: Verdict) -> tuple[str | None, str]:
+    """(isolate's status or None for OK, isolate's message) of a verdict."""
+    status = verdict.status
+    if status == XX:
+        if verdict.message.startswith(EXEC_FAILED):
+            return "RE", "Exited with error status 127"
+        return "XX", _one_line(verdict.message)
+    if status == TO:
+        wall = "wall" in verdict.message
+        return "TO", "Time limit exceeded (wall clock)" if wall else "Time limit exceeded"
+    if verdict.signal is not None:
+        detail = f" ({verdict.message})" if verdict.signal == SIGSYS else ""
+        return "SG", f"Caught fatal signal {verdict.signal}{detail}"
+    if verdict.exit_code:
+        return "RE", f"Exited with error status {verdict.exit_code}"
+    if status == ML:   # over --mem yet exited 0 (socket buffers): still not a pass
+        return "SG", "Memory limit exceeded"
+    return None, f"OK ({_seconds(verdict.cpu_time)} sec real, {_seconds(verdict.wall_time)} sec wall)"
+
+
+SIGSYS = 31
+
+
+def _seconds(value: float) -> str:
+    """isolate's %d.%03d of whole milliseconds (truncated, as isolate's are)."""
+    ms = int(round(value * 1000, 6))
+    return f"{ms // 1000}.{ms % 1000:03d}"
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\n", " ")
 
 
 def sandbox_failure(box_id: int, message: str, cgroup: str | None = None,

@@ -67,7 +67,7 @@ def test_meta_format():
     fields = dict(line.split(":", 1) for line in meta.splitlines())
     assert fields == {"time": "0.250", "time-wall": "0.500", "cg-mem": "2048",
                       "max-rss": "2048", "exitcode": "3", "status": "RE",
-                      "message": "exited with code 3"}
+                      "message": "Exited with error status 3"}
 
 
 def test_exit_statuses_follow_the_contract():

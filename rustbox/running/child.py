@@ -61,6 +61,9 @@ def program_main(box: BoxDir, request: RunRequest, prepared: Prepared, setup_w: 
         # until the wall limit: should the supervisor die meanwhile, so do we.
         set_pdeathsig()
         redirect_stdio(request, setup_w)
+        if request.chdir is not None:
+            step = "chdir"   # after the redirections, as isolate: they stay relative to /box
+            os.chdir(request.chdir)
         step = "no_new_privs"
         _no_new_privs()
         step = "fds"
