@@ -419,5 +419,9 @@ from .queue_cli import COMMANDS  # noqa: E402 - after main: the queue verbs join
 for _command in COMMANDS:
     main.add_command(_command)
 
+from .serve.cli import serve  # noqa: E402 - `judge serve` (its web stack loads when it runs)
+
+main.add_command(serve)
+
 
 __all__ = ["main", "parse_boxes"]

@@ -318,6 +318,14 @@ class Queue(ABC):
     def list(self, state: str | None = None, limit: int = 100) -> list[Entry]:
         """Submissions in enqueue order (oldest first), optionally one state only."""
 
+    def pending(self, limit: int = 10000) -> list[Entry]:
+        """The submissions not finished yet, queued ones in the order they will
+        be claimed (a server's queue depth and positions; running ones carry
+        their worker). Backends whose `list` reads finished results too
+        override this with a read of the unfinished ones only."""
+        queued = self.list(QUEUED, limit)
+        return queued + self.list(RUNNING, max(limit - len(queued), 0))
+
     @abstractmethod
     def dead_letters(self, limit: int = 100) -> list[dict]:
         """Messages that were not valid submissions, each with its `reason`."""

@@ -398,6 +398,30 @@ class RedisQueue(Queue):
                     break
         return entries
 
+    def pending(self, limit: int = 10000) -> list[Entry]:
+        # The stream holds exactly the unfinished submissions (a result
+        # deletes its message), in claim order; the pending list says which
+        # of them a worker holds.
+        messages = self._call(self._redis.xrange, self.stream, "-", "+", limit)
+        running = self._call(self._running)
+        queued, held = [], []
+        for _msg_id, fields in messages:
+            sub_id = fields.get(b"id", b"").decode("utf-8", "replace")
+            try:
+                data = orjson.loads(fields.get(b"data") or b"{}")
+            except orjson.JSONDecodeError:
+                data = {}
+            if not isinstance(data, dict):
+                data = {}
+            common = dict(problem=data.get("problem"), language=data.get("language"),
+                          enqueued_at=data.get("enqueued_at"))
+            if sub_id in running:
+                worker, attempts = running[sub_id]
+                held.append(Entry(sub_id, RUNNING, worker=worker, attempts=attempts, **common))
+            else:
+                queued.append(Entry(sub_id, QUEUED, **common))
+        return queued + held
+
     def _running(self) -> dict[str, tuple[str, int]]:
         """submission id -> (worker, deliveries) for every pending message."""
         pending = self._redis.xpending_range(self.stream, GROUP, "-", "+", 10000)
