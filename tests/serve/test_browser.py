@@ -41,6 +41,7 @@ def browser(tmp_path):
 
 
 def test_status_page_follows_a_submission_live(start_server, browser, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     server = start_server("sqlite", "--workers", "1", "--boxes", "622")
     shots = Path(os.environ.get("SERVE_SCREENSHOTS") or tmp_path)
@@ -53,8 +54,10 @@ def test_status_page_follows_a_submission_live(start_server, browser, tmp_path):
                   {"problem": "add", "language": "python3", "source": SLOW_OK}).json()["id"]
     seen, deadline = [], time.monotonic() + 90
     while time.monotonic() < deadline:
-        cells = browser.find_elements(By.CSS_SELECTOR, f"tr[data-id='{sub_id}'] .verdict")
-        text = cells[0].text if cells else None
+        # One read in the page: the live part may be swapped between two calls.
+        text = browser.execute_script(
+            "var e = document.querySelector(arguments[0]); return e ? e.textContent : null",
+            f"tr[data-id='{sub_id}'] .verdict")
         if text and (not seen or seen[-1] != text):
             seen.append(text)
         if text == "AC":
@@ -65,7 +68,12 @@ def test_status_page_follows_a_submission_live(start_server, browser, tmp_path):
     assert browser.execute_script("return window.sameDocument") == "yes"   # no reload
     browser.save_screenshot(str(shots / "status-page.png"))
 
-    browser.find_element(By.CSS_SELECTOR, f"tr[data-id='{sub_id}'] a").click()
+    for _ in range(10):             # the row is redrawn every second: a click may miss it
+        try:
+            browser.find_element(By.CSS_SELECTOR, f"tr[data-id='{sub_id}'] a").click()
+            break
+        except StaleElementReferenceException:
+            time.sleep(0.1)
     assert browser.current_url.endswith(f"/ui/submissions/{sub_id}")
     bars = browser.find_elements(By.CSS_SELECTOR, "svg#cpu-chart rect.bar")
     assert len(bars) == len(ADD_TESTS)
