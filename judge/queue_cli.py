@@ -28,6 +28,7 @@ from .errors import JudgeError
 from .queue import QueueError, Submission, SubmissionConflict, new_id, open_queue, valid_id
 from .queue.base import CLI_TIMEOUT, DEFAULT_LEASE, DEFAULT_TIMEOUT, DONE, InvalidSubmission
 from .queue.factory import DEFAULT_QUEUE_URL
+from .calibration import DEFAULT_EVERY
 from .worker import (DEFAULT_MAX_GRADING, Worker, WorkerConfig, default_worker_id,
                      install_signal_handlers, open_pool)
 
@@ -179,8 +180,18 @@ def _read_text(path: Path) -> str:
               default=DEFAULT_MAX_GRADING, show_default=True, metavar="S",
               help="Fail a grading after S seconds if its grader states no bound of its own "
                    "(the judge's grader does: from the problem's limits).")
+@click.option("--calibration", type=click.Choice(["on", "warn", "off"]), default="on",
+              show_default=True,
+              help="Calibrate the host's timing at start and every few minutes: on (claim nothing "
+                   "while it is unusable), warn (grade anyway), off. Results carry the class.")
+@click.option("--calibrate-every", type=click.FloatRange(min=1), default=DEFAULT_EVERY,
+              show_default=True, metavar="S", help="Seconds between calibrations.")
+@click.option("--reruns", type=click.IntRange(min=0), default=None, metavar="K",
+              help="More runs for a test near the time limit, judged on its fastest (default 2; 0: none).")
+@click.option("--rerun-band", metavar="LOW-HIGH",
+              help="Which tests are near the limit: CPU time within LOW-HIGH x the limit (default 0.8-1.5).")
 def worker(queue_url, boxes, problems_dir, parallel, lease, grace, worker_id, grader,
-           max_grading):
+           max_grading, calibration, calibrate_every, reruns, rerun_band):
     """Consume the queue until stopped (SIGTERM or Ctrl-C: finish, then exit 0;
     a second one: give back what is held, then exit 0).
 
@@ -198,13 +209,20 @@ def worker(queue_url, boxes, problems_dir, parallel, lease, grace, worker_id, gr
     from rustbox.errors import RustboxError
 
     grade = load_grader(grader)
+    from .reruns import RerunPolicy
+    try:
+        policy = (RerunPolicy.parse(rerun_band, reruns)
+                  if reruns is not None or rerun_band is not None else None)
+    except JudgeError as exc:
+        raise QueueCliError(str(exc)) from None
     try:
         box_ids = parse_box_ids(boxes) if boxes else list(range(os.cpu_count() or 1))
     except RustboxError as exc:
         raise QueueCliError(str(exc)) from None
     config = WorkerConfig(worker_id=worker_id or default_worker_id(),
                           parallel=parallel or len(box_ids), problems_dir=problems_dir,
-                          lease=lease, grace=grace, max_grading=max_grading)
+                          lease=lease, grace=grace, max_grading=max_grading,
+                          calibration=calibration, calibrate_every=calibrate_every, reruns=policy)
     stop, abort = threading.Event(), threading.Event()
     install_signal_handlers(stop, abort)
     queue = _open(queue_url, DEFAULT_TIMEOUT)      # a worker rides out a Redis restart

@@ -32,6 +32,12 @@ while storing a result, logged each time; any other QueueError, or a bug
 in the worker, stops the worker with `stats.error` set (held submissions
 go back) so that `judge worker` exits non-zero.
 
+Timing (judge/calibration.py): with `calibration` warn or on, the worker
+calibrates its host in one of its boxes before it claims anything and every
+`calibrate_every` seconds; each result carries the class at grading time,
+and under `on` an unusable host stops claiming until it settles. The
+grader's near-limit re-runs (`reruns`) are counted in the bound it states.
+
 Stopping: `stop` (first SIGTERM/SIGINT) ends claiming and lets running
 submissions finish for up to `grace` seconds; `abort` (a second signal) or
 the end of the grace returns what is still held to the queue at once.
@@ -52,6 +58,7 @@ from pathlib import Path, PurePosixPath
 from rustbox.errors import RustboxError
 from rustbox.text import plural
 
+from .calibration import DEFAULT_EVERY, HostTiming
 from .errors import JudgeError, SandboxFailure
 from .hostpaths import HostPaths
 from .queue.base import (DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DONE, Claim, Queue,
@@ -86,6 +93,10 @@ class WorkerConfig:
     grace: float = 60.0                 # after stop, time to finish before releasing
     scratch_dir: Path | None = None     # where sources are written (default: $TMPDIR)
     max_grading: float = DEFAULT_MAX_GRADING  # bound until the grader states its own
+    calibration: str = "off"            # off | warn | on (judge/calibration.py)
+    calibrate_every: float = DEFAULT_EVERY
+    calibration_thresholds: dict | None = None   # rustbox.calibrate.THRESHOLDS by default
+    reruns: object = None               # a judge.reruns.RerunPolicy for the grader (None: its default)
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
@@ -173,6 +184,16 @@ class Worker:
         self._lock = threading.Lock()
         self._abort = threading.Event()
         self._failed = threading.Event()       # stats.error is set: stop everything
+        self.timing = HostTiming(config.calibration, config.calibrate_every,
+                                 worker_id=config.worker_id,
+                                 thresholds=config.calibration_thresholds)
+
+    def status(self) -> dict:
+        """What this worker is doing, for a status page or a heartbeat: the
+        submissions it holds and its host's timing (judge/calibration.py)."""
+        with self._lock:
+            held = [g.claim.submission.id for g in self._held.values()]
+        return {"worker": self.config.worker_id, "grading": held, **self.timing.status()}
 
     # -- the loop ---------------------------------------------------------
     def run(self, stop: threading.Event, abort: threading.Event | None = None) -> WorkerStats:
@@ -188,6 +209,7 @@ class Worker:
             slot.start()
         log.info("worker %s: %s on %s", self.config.worker_id,
                  plural(self.config.parallel, "slot"), self.queue.url)
+        self.timing.start(self.pool, done)      # the slots claim once it has calibrated
         stop_seen = None
         while any(slot.is_alive() for slot in slots):
             if self._failed.is_set():
@@ -211,12 +233,16 @@ class Worker:
             slot.join(self.config.poll + 10)
         self._release_all()
         done.set()
+        self.timing.join(5)
         return self.stats
 
     def _slot(self, stop: threading.Event) -> None:
         cfg = self.config
         delay = cfg.poll
         while not stop.is_set():
+            if not self.timing.may_claim():     # an unusable host (--calibration on)
+                stop.wait(cfg.poll)
+                continue
             try:
                 claim = self.queue.claim(cfg.worker_id, cfg.lease, cfg.poll, cfg.max_deliveries)
             except QueueUnavailable as exc:
@@ -358,11 +384,18 @@ class Worker:
             # A stored failure names the submitted file, never this directory.
             scrub = HostPaths().add(tmp + os.sep, "")
             write_source(sub, source_path)
+            # Only what is configured: a grade function of one's own need
+            # not take these.
+            extra = {}
+            if self.timing.enabled:
+                extra["calibration"] = self.timing.summary()
+            if cfg.reruns is not None:
+                extra["reruns"] = cfg.reruns
             try:
                 result = self.grade(problem_dir, source_path, language=sub.language,
                                     time_limit=sub.time_limit,
                                     pool=grading.loan if grading.loan is not None else self.pool,
-                                    submission_id=sub.id, progress=progress)
+                                    submission_id=sub.id, progress=progress, **extra)
             except (SandboxFailure, RustboxError) as exc:
                 # The machinery failed, not the submission: another try.
                 if not grading.abandoned.is_set():

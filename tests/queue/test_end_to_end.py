@@ -67,7 +67,7 @@ def workers(queue_url, tmp_path):
 
     def start(name: str, lease: float = 30) -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "judge", "worker", "--queue", queue_url,
+            [sys.executable, "-m", "judge", "worker", "--queue", queue_url, "--calibration", "off",
              "--boxes", WORKER_BOXES, "--problems", str(PROBLEMS), "--worker-id", name,
              "--lease", str(lease)],
             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},

@@ -58,7 +58,7 @@ def expected() -> dict:
 
 def start_worker(queue_url: str, name: str, log) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "judge", "worker", "--queue", queue_url,
+        [sys.executable, "-m", "judge", "worker", "--queue", queue_url, "--calibration", "off",
          "--boxes", ",".join(map(str, WORKER_BOXES)), "--problems", str(PROBLEMS),
          "--worker-id", name],
         cwd=REPO, env=ENV, stderr=open(log, "wb"), start_new_session=True)
