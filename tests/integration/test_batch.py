@@ -17,6 +17,16 @@ from rustbox.errors import UsageError
 from tests.conftest import RUSTBOX
 
 SPIN = ["/bin/sh", "-c", "while :; do :; done"]
+BOXES = range(30, 36)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def boxes_not_initialised():
+    """Several cases check that a batch removes the boxes it made itself: a box
+    an interrupted earlier session left initialised would be kept instead."""
+    for box_id in BOXES:
+        Box(box_id).cleanup()
+    yield
 ALLOC = ["/usr/bin/python3", "-c", "x = bytearray(100 << 20)"]
 
 
