@@ -61,8 +61,10 @@ def is_loopback(host: str) -> bool:
               show_default=True, metavar="N", help="Tries of one callback before it is given up.")
 @click.option("--callback-backoff", type=click.FloatRange(min=0), default=1.0, show_default=True,
               metavar="S", help="Wait before the second try; doubles each time (at most 60 s).")
+@click.option("--calibration", type=click.Choice(["on", "warn", "off"]), default="on",
+              show_default=True, help="The local workers' host calibration (as judge worker's).")
 def serve(queue_url, problems_dir, host, port, token_file, workers, boxes, max_source,
-          callback_attempts, callback_backoff):
+          callback_attempts, callback_backoff, calibration):
     """Serve the judge over HTTP: the API, /metrics and a live status page at /."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -92,7 +94,8 @@ def serve(queue_url, problems_dir, host, port, token_file, workers, boxes, max_s
         except NotRootError as exc:
             raise ServeError(str(exc)) from None
         from .workers import LocalWorkers
-        local = LocalWorkers(workers, queue_url, problems_dir.resolve(), box_ids)
+        local = LocalWorkers(workers, queue_url, problems_dir.resolve(), box_ids,
+                             extra_args=("--calibration", calibration))
     app = create_app(ServeConfig(queue=queue, problems_dir=problems_dir.resolve(), tokens=tokens,
                                  max_source=max_source, callback_attempts=callback_attempts,
                                  callback_backoff=callback_backoff, local_workers=local))

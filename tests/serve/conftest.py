@@ -75,7 +75,7 @@ def judged(request, tmp_path_factory, problems):
     tmp = tmp_path_factory.mktemp(f"serve-{backend}")
     url = queue_url_for(backend, tmp, request)
     box = {"sqlite": "620", "redis": "621"}[backend]
-    server = Server(tmp, url, problems, "--workers", "1", "--boxes", box,
+    server = Server(tmp, url, problems, "--workers", "1", "--boxes", box, "--calibration", "off",
                     "--callback-attempts", "3", "--callback-backoff", "0.2").start()
     server.queue_url, server.backend = url, backend
     yield server

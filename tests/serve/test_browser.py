@@ -43,7 +43,7 @@ def browser(tmp_path):
 def test_status_page_follows_a_submission_live(start_server, browser, tmp_path):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    server = start_server("sqlite", "--workers", "1", "--boxes", "622")
+    server = start_server("sqlite", "--workers", "1", "--boxes", "622", "--calibration", "off")
     shots = Path(os.environ.get("SERVE_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     browser.get(server.url + "/")
