@@ -24,6 +24,7 @@ from rustbox.verdict import ML, OL, RE, TO, XX
 
 from .errors import LanguageError, SubmissionError
 from .languages import PROGRAM_DIR, Language, LanguageTable
+from .problem import substitute_constants
 
 COMPILE_LOG = "compile.log"
 MESSAGE_LINES, MESSAGE_CHARS = 40, 4000
@@ -287,16 +288,23 @@ def _install(box, name: str, data: bytes, mode: int = 0o644) -> None:
 
 
 def build(source: Path, language: Language, table: LanguageTable, box, limits: Limits,
-          output_dir: Path, memory_mib: int, included: dict[str, Path] | None = None) -> BuildResult:
+          output_dir: Path, memory_mib: int, included: dict[str, Path] | None = None,
+          constants: dict | None = None) -> BuildResult:
     """Compile `source` in `box` into `output_dir` (created, world-readable),
     under `limits` (Grader.limits_for("compile", language)).
 
     `included` (relative path -> host file) are the package's include/
     files: copied over the submission's own, as the format says."""
     included = included or {}
-    files = {**source_files(source), **{n: p for n, p in included.items() if "/" not in n}}
+    own = source_files(source)
+    files = {**own, **{n: p for n, p in included.items() if "/" not in n}}
     has_scripts = source.is_dir() and ("build" in files or "run" in files)
-    entry = "run" if has_scripts else language.entry_point(list(files))
+    # main.* wherever it comes from (an include/ may bring the entry point),
+    # else the submission's own first file, never an included helper.
+    entry = "run" if has_scripts else language.entry_point(
+        [f for f in files if Path(f).stem in ("main", "Main", "__main__") and language.matches(f)]
+        or list(own)
+        if any(language.matches(f) for f in own) else list(files))
     sources = sorted(f for f in files if language.matches(f)) or [entry]
     values = {"source": entry, "stem": Path(entry).stem, "sources": sources,
               "program_dir": PROGRAM_DIR, "memory_mib": memory_mib,
@@ -313,7 +321,7 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: L
     box.clear()
     size = 0
     for name, path in files.items():
-        data = path.read_bytes()
+        data = substitute_constants(path.read_bytes(), constants)
         size += len(data)
         if size > MAX_SOURCE_BYTES:
             raise SubmissionError(f"{source}: more than {MAX_SOURCE_BYTES >> 20} MiB of source")
@@ -324,7 +332,8 @@ def build(source: Path, language: Language, table: LanguageTable, box, limits: L
                 if not (box.path / parent).is_dir():
                     (box.path / parent).mkdir(mode=0o755)
                     os.chown(box.path / parent, box.uid, box.uid)
-            _install(box, name, path.read_bytes(), 0o755 if os.access(path, os.X_OK) else 0o644)
+            _install(box, name, substitute_constants(path.read_bytes(), constants),
+                     0o755 if os.access(path, os.X_OK) else 0o644)
     if has_scripts:
         compile_argv = ["/bin/sh", "build"] if "build" in files else None
         run_argv = [f"{PROGRAM_DIR}/run"]
@@ -373,18 +382,18 @@ class ValidatorCache:
         self.root = Path(root)
 
     @staticmethod
-    def key(source: Path, language: Language, table: LanguageTable) -> str:
+    def key(source: Path, language: Language, table: LanguageTable, constants: dict | None = None) -> str:
         digest = hashlib.sha256()
-        digest.update(repr((language, sorted(table.languages))).encode())
+        digest.update(repr((language, sorted(table.languages), sorted((constants or {}).items()))).encode())
         for name, path in source_files(source).items():
             digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
         return digest.hexdigest()[:24]
 
     def get(self, source: Path, language: Language, table: LanguageTable, box,
-            limits: Limits, memory_mib: int) -> BuildResult:
+            limits: Limits, memory_mib: int, constants: dict | None = None) -> BuildResult:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
-        final = self.root / self.key(source, language, table)
+        final = self.root / self.key(source, language, table, constants)
         if (final / ".built").is_file():
             values = (final / ".built").read_text().split("\0")
             return BuildResult(True, "OK", program=Program(
@@ -394,7 +403,7 @@ class ValidatorCache:
                 processes=language.processes, memory_overhead_mib=language.memory_overhead_mib))
         staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.root))
         try:
-            result = build(source, language, table, box, limits, staging, memory_mib)
+            result = build(source, language, table, box, limits, staging, memory_mib, constants=constants)
             if not result.ok:
                 return result
             (staging / ".built").write_text("\0".join(result.program.argv))

@@ -44,7 +44,7 @@ from .build import (COMPILE_QUOTA, BuildResult, CompileLimits, Program, Validato
 from .errors import JudgeError, LanguageError, ProblemError, SandboxFailure, SubmissionError
 from .hostpaths import HostPaths
 from .languages import PROGRAM_DIR, LanguageTable, load_languages
-from .problem import Problem, TestCase, constants_used, load_problem
+from .problem import Problem, TestCase, load_problem
 from .validators import FEEDBACK_DIR, Judgement, compare, interpret
 from .verdicts import AC, CE, JE, OLE, TLE, WA, from_status
 
@@ -126,6 +126,27 @@ def box_quota(problem: Problem) -> tuple[int, int]:
     return (largest["input"] + largest["answer"] + (files << 20)) >> 10, QUOTA_INODES
 
 
+def _read_only_workdir(box) -> None:
+    """allow_file_writing false (the format's default): the submission reads
+    its working directory but creates, changes and deletes nothing there.
+    Its stdout and stderr files are made first, its own; the directory is
+    root's, so the program cannot chmod it back."""
+    for name in ("output", "error"):
+        fd = os.open(box.path / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            os.fchown(fd, box.uid, box.uid)
+        finally:
+            os.close(fd)
+    os.chown(box.path, 0, 0)
+    os.chmod(box.path, 0o755)
+
+
+def _writable_workdir(box) -> None:
+    """The box's own again (validators and the next run write there)."""
+    os.chown(box.path, box.uid, box.uid)
+    os.chmod(box.path, 0o700)
+
+
 def _one_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
@@ -205,7 +226,8 @@ class Grader:
         limits = self.problem.limits
         with self._box() as box:
             return build(source, language, self.table, box, self.limits_for("compile", language),
-                         workdir, limits.memory, self.problem.included_files(language.id, self.table))
+                         workdir, limits.memory, self.problem.included_files(language.id, self.table),
+                         constants=self.problem.constants)
 
     def build_validators(self) -> None:
         limits = self.problem.limits
@@ -215,7 +237,7 @@ class Grader:
                 with self._box() as box:
                     result = self.cache.get(source, language, self.table, box,
                                             self.limits_for("compile", language),
-                                            limits.validation_memory)
+                                            limits.validation_memory, constants=self.problem.constants)
             except JudgeError as exc:
                 raise ProblemError(source, f"output validator: {exc}") from None
             if not result.ok:
@@ -290,10 +312,17 @@ class Grader:
         box.clear()
         shutil.copyfile(test.input, box.path / "input")
         os.chmod(box.path / "input", 0o644)
+        read_only = not self.problem.allow_file_writing
+        if read_only:
+            _read_only_workdir(box)
         started = time.monotonic()
-        verdict = box.run([*program.argv, *test.args], self.limits_for("test", program), stdin="input",
-                          stdout="output",
-                          stderr="error", dirs=program.dir_rules(), env=program.env)
+        try:
+            verdict = box.run([*program.argv, *test.args], self.limits_for("test", program), stdin="input",
+                              stdout="output",
+                              stderr="error", dirs=program.dir_rules(), env=program.env)
+        finally:
+            if read_only:
+                _writable_workdir(box)
         ended = time.monotonic()
         result = TestResult(test.name, AC, verdict.cpu_time, verdict.wall_time, verdict.memory_peak,
                             run_started=started, run_ended=ended, status=verdict.status,
@@ -428,17 +457,13 @@ class Grader:
 
 def check_submission(problem: Problem, source: Path, table: LanguageTable, language: str | None):
     """The submission's language, once what the package allows is checked:
-    its `languages`, and constants this judge does not substitute."""
+    its `languages`."""
     table = table.for_problem(problem.languages)
     lang = detect_language(source, table, language)
     if problem.languages is not None and not any(_same_language(table, code, lang.id)
                                                  for code in problem.languages):
         raise LanguageError(f"{source}: problem.yaml allows only {', '.join(problem.languages)}, "
                             f"not {lang.id}")
-    used = constants_used(source, problem.constants)
-    if used:
-        raise SubmissionError(f"{source}: uses the constant {{{{{used[1]}}}}}: constants are not "
-                              "substituted by this judge yet")
     return lang
 
 

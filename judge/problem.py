@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -150,6 +151,7 @@ class Problem:
     samples_only: str = ""                     # why only the samples are graded (no secret data)
     languages: tuple[str, ...] | None = None   # problem.yaml languages (None: all)
     constants: dict = field(default_factory=dict)
+    allow_file_writing: bool = False           # the submission may write in its working directory
 
     @property
     def scoring(self) -> bool:
@@ -488,29 +490,49 @@ def _languages(path: Path, value) -> tuple[str, ...] | None:
     return tuple(codes)
 
 
-_CONSTANT = "{{%s}}"
+_CONSTANT_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_CONSTANT_USE = re.compile(rb"\{\{([a-zA-Z_][a-zA-Z0-9_]*)(?:\.([a-zA-Z_][a-zA-Z0-9_]*))?\}\}")
 
 
-def constants_used(path: Path, constants: dict) -> tuple[Path, str] | None:
-    """The first file of a package's programs (validators, included files)
-    or of a submission (a file or directory) that uses one of the
-    constants, which this judge does not substitute: refusing beats
-    compiling `{{n}}` into a program."""
-    if not constants:
-        return None
-    patterns = [(name, (_CONSTANT % name).encode(), (_CONSTANT % f"{name}.").encode()) for name in constants]
-    for base in ([path / top for top in ("output_validator", "output_validators", "include")]
-                 if path.is_dir() and (path / "problem.yaml").is_file() else [path]):
-        if not base.exists():
-            continue
-        for file in (sorted(base.rglob("*")) if base.is_dir() else [base]):
-            if not file.is_file() or file.stat().st_size > (4 << 20):
-                continue
-            data = file.read_bytes()
-            for name, plain, variant in patterns:
-                if plain in data or variant in data:
-                    return file, name
-    return None
+def _constants(path: Path, value) -> dict[str, dict[str, str]]:
+    """problem.yaml `constants` (2023-07 and later): name -> {variant: text},
+    `value` always among the variants. A scalar is {value: it}."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProblemError(path, "constants: expected a mapping of names to values")
+    out = {}
+    for name, body in value.items():
+        if not isinstance(name, str) or not _CONSTANT_NAME.fullmatch(name):
+            raise ProblemError(path, f"constants: {name!r} is not a constant name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        variants = body if isinstance(body, dict) else {"value": body}
+        if "value" not in variants:
+            raise ProblemError(path, f"constants.{name}: a map needs its `value`")
+        out[name] = {}
+        for variant, text in variants.items():
+            if not isinstance(variant, str) or not _CONSTANT_NAME.fullmatch(variant):
+                raise ProblemError(path, f"constants.{name}: {variant!r} is not a variant name")
+            if isinstance(text, bool) or not isinstance(text, (int, float, str)):
+                raise ProblemError(path, f"constants.{name}.{variant}: expected an integer, a float or "
+                                         f"a string, got {text!r}")
+            out[name][variant] = str(text)
+    return out
+
+
+def substitute_constants(data: bytes, constants: dict) -> bytes:
+    """{{name}} and {{name.variant}} replaced by the constant's text, as the
+    format does in validators, included files and example submissions; a
+    sequence naming no defined constant or variant is left as it is."""
+    if not constants or b"{{" not in data:
+        return data
+
+    def one(match):
+        variants = constants.get(match.group(1).decode())
+        if variants is None:
+            return match.group(0)
+        variant = (match.group(2) or b"value").decode()
+        return variants[variant].encode() if variant in variants else match.group(0)
+    return _CONSTANT_USE.sub(one, data)
 
 
 def _test_case_yaml(path: Path) -> dict:
@@ -629,9 +651,7 @@ def load_problem(path: Path | str, samples_only_ok: bool = False) -> Problem:
     if not isinstance(data.get("allow_file_writing", False), bool):
         raise ProblemError(yaml_path, f"allow_file_writing: expected true or false, "
                                       f"got {data['allow_file_writing']!r}")
-    constants = data.get("constants") or {}
-    if not isinstance(constants, dict):
-        raise ProblemError(yaml_path, "constants: expected a mapping of names to values")
+    constants = _constants(yaml_path, data.get("constants"))
     if (path / "static_validator").exists():
         raise ProblemError(path / "static_validator", "static validation is not supported by this judge yet")
     data_dir = path / "data"
@@ -650,11 +670,7 @@ def load_problem(path: Path | str, samples_only_ok: bool = False) -> Problem:
     problem = Problem(path=path, short_name=path.resolve().name, name=_name(data, path.resolve().name),
                       format_version=version, type=kind, limits=limits, validator_flags=flags,
                       custom_validators=validators, root=root, warnings=warnings, languages=languages,
-                      constants=constants)
-    used = constants_used(path, constants)
-    if used:
-        raise ProblemError(used[0], f"uses the constant {{{{{used[1]}}}}}: constants are not substituted "
-                                    "by this judge yet")
+                      constants=constants, allow_file_writing=data.get("allow_file_writing", False))
     if not any(t.name.startswith("secret/") for t in problem.tests()):
         what = "no test cases (.in/.ans pairs)" if (data_dir / "secret").is_dir() else \
             "missing (the secret test data)"
@@ -688,4 +704,4 @@ def load_problem(path: Path | str, samples_only_ok: bool = False) -> Problem:
 
 __all__ = ["Problem", "ProblemLimits", "GroupSettings", "TestCase", "TestGroup", "load_problem",
            "PASS_FAIL", "SCORING", "LEGACY", "DRAFT_2023_07", "VERSION_2025_09",
-           "constants_used"]
+           "substitute_constants"]

@@ -275,3 +275,60 @@ def test_domjudge_timelimit_file_is_the_time_limit(tmp_path):
     bad = invoke("run", str(problem), str(echo), *BOXES)
     assert bad.exit_code != 0 and ".timelimit: expected a number of seconds" in bad.output
     assert "Traceback" not in bad.output
+
+
+# ---- package files: constants, allow_file_writing --------------------------
+
+WRITE_FILE_C = """#include <stdio.h>
+int main(void) {
+    long n;
+    if (scanf("%ld", &n) != 1) return 2;
+    FILE *f = fopen("my-local-file.txt", "w");   /* DOMjudge's test-write-file.c */
+    if (f != NULL) { printf("wrote a file\\n"); return 0; }
+    printf("%ld\\n", n);
+    return 0;
+}
+"""
+
+
+def test_constants_are_substituted_in_validators_included_files_and_submissions(tmp_path):
+    """2023-07 constants: {{name}} and {{name.variant}} become the value in
+    output validators, include/ files and example submissions (BAPCtools'
+    `constants` and the format's `maximal` example); unknown names stay."""
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": "problem_format_version: 2023-07-draft\nname: T\nvalidation: custom\n"
+                        "limits:\n  time_limit: 2\n"
+                        "constants:\n  FIVE:\n    value: 5\n    WORD: five\n  LIMIT: 1000\n",
+        "data/secret/1.in": "5\n", "data/secret/1.ans": "5\n",
+        "output_validators/check/check.py":
+            "import sys\nteam = sys.stdin.read().split()\n"
+            "ok = team == ['{{FIVE}}', '{{FIVE.WORD}}', '{{LIMIT}}', '{{UNKNOWN}}', '{{FIVE.NOPE}}']\n"
+            "sys.exit(42 if ok else 43)\n",
+        "include/python3/consts.py": "LIMIT = {{LIMIT}}\n",
+        "submissions/accepted/uses.py": "from consts import LIMIT\nn = input()\n"
+                                        "print(n, '{{FIVE.WORD}}', LIMIT, '{{UNKNOWN}}', '{{FIVE.NOPE}}')\n",
+        "submissions/wrong_answer/literal.py": "input()\nprint('5 five 1000 {{UNKNOWN}}')\n"})
+    out = invoke("verify", str(problem), *BOXES)
+    assert out.exit_code == 0, out.output
+    bad = make_package(tmp_path / "q", {
+        "problem.yaml": "problem_format_version: 2025-09\nname: T\nuuid: 8ee7605a-da18-8ca0-1c75-fc0ad9c6be71\nconstants:\n  n: [1, 2]\n",
+        **echo_tests(1)})
+    result = invoke("run", str(bad), str(problem / "submissions/accepted/uses.py"), *BOXES)
+    assert result.exit_code == 2 and "constants.n.value: expected an integer, a float or a string" in result.output
+
+
+def test_the_working_directory_is_read_only_unless_allow_file_writing(tmp_path):
+    """The format's default (allow_file_writing: false): the submission
+    cannot create a file where it runs (DOMjudge's test-write-file.c is
+    WA by design); `allow_file_writing: true` lets it."""
+    files = {**echo_tests(1), "w.c": WRITE_FILE_C}
+    problem = make_package(tmp_path / "p", files)
+    result = run_json(problem, problem / "w.c")
+    assert result["verdict"] == "AC", result
+    allowed = make_package(tmp_path / "q", {
+        **files, "problem.yaml": "problem_format_version: 2023-07-draft\nname: T\n"
+                                 "limits:\n  time_limit: 1\nallow_file_writing: true\n"})
+    result = run_json(allowed, allowed / "w.c")
+    assert result["verdict"] == "WA" and "got 'wrote'" in result["tests"][0]["message"], result
+    # The box is the next run's again: a program that writes only stdout is unharmed.
+    assert run_json(problem, problem / "w.c")["verdict"] == "AC"

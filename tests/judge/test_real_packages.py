@@ -416,7 +416,8 @@ def test_2025_09_args_and_test_case_yaml(tmp_path):
     ("problem_format_version: 2025-09\nname: T\ntype: scoring\n",
      "test_group.yaml: max_score: required (secret's maximum is 100"),
     ("problem_format_version: 2025-09\nname: T\nallow_file_writing: maybe\n", "allow_file_writing: expected true or false"),
-    ("problem_format_version: 2025-09\nname: T\nconstants:\n  n: 5\n", "uses the constant {{n}}"),
+    ("problem_format_version: 2025-09\nname: T\nconstants:\n  9n: 5\n", "constants: '9n' is not a constant name"),
+    ("problem_format_version: 2025-09\nname: T\nconstants:\n  n: {tex: x}\n", "constants.n: a map needs its `value`"),
 ])
 def test_2025_09_keys_are_checked(tmp_path, yaml, message):
     problem = make_package(tmp_path / "p", {"problem.yaml": yaml, **echo_tests(1),
