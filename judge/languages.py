@@ -123,6 +123,12 @@ class LanguageTable:
         chosen = self._chosen.get(code) or (code if code in self.languages else lang.id)
         return lang.id == chosen
 
+    def __contains__(self, lang_id: str) -> bool:
+        return lang_id in self.languages
+
+    def __iter__(self):
+        return iter(self.languages.values())
+
     def get(self, lang_id: str) -> Language:
         key = lang_id.lower()
         aliases = {"c++": "cpp", "python": "python3", "py": "python3", "js": "javascript",
