@@ -11,7 +11,8 @@ fast (they import only what a run needs).
 from importlib import import_module
 
 _EXPORTS = {
-    "Box": "api", "BoxPool": "api", "BoxLoan": "api", "run": "api",
+    "Box": "api", "BoxPool": "api", "BoxLoan": "api", "run": "api", "run_connected": "api",
+    "ConnectedGroup": "connected", "ConnectedResult": "connected", "Transcript": "connected",
     "Limits": "limits", "limits_from": "limits", "parse_size": "limits", "parse_time": "limits",
     "DirRule": "mounts", "Verdict": "verdict", "STATUSES": "verdict",
     "RustboxError": "errors", "UsageError": "errors", "BoxBusyError": "errors",

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import queue
 import select
+import socket
 import subprocess
 import sys
 import threading
-from contextlib import contextmanager
+import time
+from contextlib import ExitStack, contextmanager
 
 from .box import BoxDir
 from .errors import BoxBusyError, RunStopped, RustboxError, UsageError
@@ -45,14 +47,14 @@ class _Spawner:
         self._requests: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
 
-    def __call__(self, argv: list[str]) -> subprocess.Popen:
+    def __call__(self, argv: list[str], pass_fds: tuple = ()) -> subprocess.Popen:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._serve, name="rustbox-spawner",
                                                 daemon=True)
                 self._thread.start()
         reply: queue.Queue = queue.Queue(maxsize=1)
-        self._requests.put((argv, reply))
+        self._requests.put((argv, pass_fds, reply))
         result = reply.get()
         if isinstance(result, BaseException):
             raise result
@@ -60,13 +62,14 @@ class _Spawner:
 
     def _serve(self) -> None:
         while True:
-            argv, reply = self._requests.get()
+            argv, pass_fds, reply = self._requests.get()
             try:
                 # A session of its own: signals for our process group (a
                 # terminal's Ctrl-C, `systemctl stop`) are for us to handle,
                 # not for the helper to die of mid-run.
                 reply.put(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                           close_fds=True, start_new_session=True))
+                                           close_fds=True, pass_fds=pass_fds,
+                                           start_new_session=True))
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 reply.put(exc)
 
@@ -99,6 +102,7 @@ class Box:
         self._dir = BoxDir(box_id, root)
         self.box_id, self.root, self.cg = self._dir.box_id, root, cg
         self._helper: subprocess.Popen | None = None
+        self._channel: socket.socket | None = None
         self.cgroup_version: str | None = None
         self._retired: str | None = None    # why this object may start no helper again
 
@@ -123,13 +127,24 @@ class Box:
         require_root("a rustbox Box", "run this Python program as root")
         if self._retired:
             raise RunStopped(f"box {self.box_id}: {self._retired}")
-        helper = _spawn([sys.executable, "-S", "-c", BOOT, "\n".join(_IMPORT_PATH),
-                         str(self.box_id), str(self.root or ""), self.cg])
+        # The fd channel: a socket for passing a connected run's pipe ends
+        # (connected.py) to the helper alongside its request.
+        channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            helper = _spawn([sys.executable, "-S", "-c", BOOT, "\n".join(_IMPORT_PATH),
+                             str(self.box_id), str(self.root or ""), self.cg,
+                             str(theirs.fileno())], pass_fds=(theirs.fileno(),))
+        except BaseException:
+            channel.close()
+            raise
+        finally:
+            theirs.close()
         hello = read_frame(helper.stdout) or {"error": "box helper died"}
         if "error" in hello:
             helper.wait()
+            channel.close()
             raise _ERRORS.get(hello.get("kind"), RustboxError)(hello["error"])
-        self._helper, self.cgroup_version = helper, hello["cgroup"]
+        self._helper, self._channel, self.cgroup_version = helper, channel, hello["cgroup"]
         return self
 
     def run(self, argv, limits: Limits | None = None, *, stdin=None, stdout=None, stderr=None,
@@ -146,11 +161,55 @@ class Box:
     def run_request(self, request: RunRequest) -> Verdict:
         wire = request.to_wire()          # the caller's request is left as it is
         wire["inherit_stdio"] = False      # the helper's stdio is its control channel
+        failed = self._send(request, wire)
+        if failed is not None:
+            return failed
+        reply = self._receive(request, time.monotonic())
+        return reply if isinstance(reply, Verdict) else Verdict.from_dict(reply)
+
+    def send_connected(self, request: RunRequest, fds: list) -> Verdict | None:
+        """Start one program of a connected group (connected.py): `fds` are
+        its stdin, stdout, stderr (a pipe end, or None for the request's
+        own), passed to the helper, which answers later (receive_connected).
+        Returns None once sent, or the program's XX verdict."""
+        wire = request.to_wire()
+        wire["passed_fds"] = [fd is not None for fd in fds]
+        return self._send(request, wire, [fd for fd in fds if fd is not None])
+
+    def receive_connected(self, request: RunRequest, sent_at: float) -> tuple[Verdict, float | None]:
+        """The verdict of a program started by send_connected, and the
+        monotonic time it ended (None if it never started)."""
+        reply = self._receive(request, sent_at)
+        if isinstance(reply, Verdict):
+            return reply, None
+        if "verdict" not in reply:     # an answer of the plain kind: a bad request
+            return Verdict.from_dict(reply), None
+        return Verdict.from_dict(reply["verdict"]), reply.get("ended")
+
+    def _send(self, request: RunRequest, wire: dict, fds: list | None = None) -> Verdict | None:
         self.init()
-        helper = self._helper
         try:
-            write_frame(helper.stdin, wire)
-            if not _answers_within(helper, _reply_timeout(request.limits)):
+            if fds:
+                # The ends go first: the helper reads them once it reads the
+                # request that announces them.
+                socket.send_fds(self._channel, [b"F"], fds)
+            write_frame(self._helper.stdin, wire)
+        except (OSError, ValueError):
+            self.close()
+            return sandbox_failure(self.box_id, "box helper died before the run",
+                                   self.cgroup_version, request.limits.summary(), request.id)
+        except BaseException:
+            self.close(kill=True)
+            raise
+        return None
+
+    def _receive(self, request: RunRequest, sent_at: float):
+        """The helper's reply (a dict), or an XX Verdict if none came."""
+        helper = self._helper
+        timeout = _reply_timeout(request.limits)
+        try:
+            if timeout is not None and not _answers_within(
+                    helper, max(0.0, sent_at + timeout - time.monotonic())):
                 # The helper bounds every run itself (running/runner.py); this is
                 # the last layer: a silent helper never hangs its caller.
                 # Killed outright (it did not keep its own bound); its PID
@@ -172,7 +231,7 @@ class Box:
             self.close()
             return sandbox_failure(self.box_id, "box helper died during the run",
                                    self.cgroup_version, request.limits.summary(), request.id)
-        return Verdict.from_dict(reply)
+        return reply
 
     def clear(self) -> None:
         """Empty /box (symlinks the program left are removed, never followed)."""
@@ -182,6 +241,9 @@ class Box:
         """Stop the helper (kill=True: at once, ending a run in progress);
         the box stays initialised."""
         helper, self._helper = self._helper, None
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close()
         if helper is None:
             return
         if kill:
@@ -236,6 +298,9 @@ class BoxPool:
             self._free.put(box)
         self._lent: dict[int, tuple[Box, BoxLoan | None]] = {}  # id(box) -> (box, loan)
         self._lock = threading.Lock()
+        # One borrower of several boxes at a time (run_connected): two that
+        # each held part of what they need could wait on each other for ever.
+        self._gather = threading.Lock()
         self._closed: str | None = None
 
     def __len__(self) -> int:
@@ -267,6 +332,28 @@ class BoxPool:
                 mine = self._lent.pop(id(box), None) is not None
             if mine and not box._retired:
                 self._free.put(box)
+
+    @contextmanager
+    def _borrow_many(self, loan: "BoxLoan | None", count: int):
+        """`count` boxes at once (a connected group). A borrower of one box
+        never waits while holding one, and those of several take turns, so
+        the boxes always come."""
+        if count > len(self.boxes):
+            raise UsageError(f"a group of {count} programs needs {count} boxes; "
+                             f"this pool has {len(self.boxes)}")
+        while not self._gather.acquire(timeout=self._WAKE):
+            self._check_open(loan)
+        with ExitStack() as stack:
+            try:
+                boxes = [stack.enter_context(self._borrow(loan)) for _ in range(count)]
+            finally:
+                self._gather.release()
+            yield boxes
+
+    def run_connected(self, group) -> "ConnectedResult":
+        """Run a connected group (a ConnectedGroup or its spec dict, see
+        connected.py) on as many boxes of the pool as it has programs."""
+        return _run_connected(self, None, group)
 
     def _check_open(self, loan: "BoxLoan | None") -> None:
         if self._closed:
@@ -343,6 +430,9 @@ class BoxLoan:
         with self.box() as box:
             return box.run(argv, limits, **options)
 
+    def run_connected(self, group) -> "ConnectedResult":
+        return _run_connected(self.pool, self, group)
+
     def revoke(self, reason: str) -> list[int]:
         """Take every box back now; returns the ids of those that were held."""
         self.revoked = reason
@@ -353,3 +443,32 @@ def run(argv, limits: Limits | None = None, box_id: int = 0, root=None, **option
     """One run in box `box_id` (initialised on the way if needed)."""
     with Box(box_id, root) as box:
         return box.run(argv, limits, **options)
+
+
+def _group(group):
+    from .connected import ConnectedGroup
+    from .box import box_root
+    if isinstance(group, ConnectedGroup):
+        return group
+    return ConnectedGroup.from_options(group, str(box_root()))
+
+
+def _run_connected(pool: BoxPool, loan: "BoxLoan | None", group) -> "ConnectedResult":
+    from .connected import run_group
+    group = _group(group)
+    with pool._borrow_many(loan, len(group.programs)) as boxes:
+        return run_group(boxes, group)
+
+
+def run_connected(group, box_ids=None, root=None) -> "ConnectedResult":
+    """One connected group (a ConnectedGroup or its spec dict, see
+    connected.py) in boxes `box_ids` (default 0, 1, ...: one per program)."""
+    from .connected import run_group
+    group = _group(group)
+    ids = list(range(len(group.programs))) if box_ids is None else list(box_ids)
+    boxes = [Box(box_id, root) for box_id in ids]
+    try:
+        return run_group([box.init() for box in boxes], group)
+    finally:
+        for box in boxes:
+            box.close()

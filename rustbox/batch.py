@@ -20,6 +20,7 @@ import orjson
 
 from .api import BoxPool
 from .box import box_root, check_box_id
+from .connected import ConnectedGroup
 from .errors import RustboxError, UsageError
 from .request import RunRequest
 from .text import plural
@@ -97,6 +98,9 @@ class _Specs:
             return fallback_id, UsageError(f"line {self.number} is not JSON: {exc}")
         spec_id = str(spec["id"]) if isinstance(spec, dict) and "id" in spec else fallback_id
         try:
+            if isinstance(spec, dict) and "group" in spec:   # a connected group (connected.py)
+                return spec_id, ConnectedGroup.from_options({"id": spec_id, **spec},
+                                                            str(box_root()))
             return spec_id, RunRequest.from_options(spec, str(box_root()))
         except RustboxError as exc:
             return spec_id, UsageError(f"line {self.number}: {exc}")
@@ -112,12 +116,12 @@ def run_batch(source, box_ids: list[int], parallel: int, cg: str, out, err=sys.s
     fresh = [box.box_id for box in pool.boxes if not box.initialised]
     progress = err.isatty() if hasattr(err, "isatty") else False
 
-    def emit(verdict: Verdict) -> None:
+    def emit(verdict: Verdict, line: bytes | None = None) -> None:
         with write_lock:
             if summary.lost:
                 return
             try:
-                out.write(verdict.to_json() + b"\n")
+                out.write((verdict.to_json() if line is None else line) + b"\n")
                 out.flush()
             except OSError as exc:   # a verdict that cannot be written stops the batch
                 summary.lost = exc.strerror or str(exc)
@@ -128,6 +132,25 @@ def run_batch(source, box_ids: list[int], parallel: int, cg: str, out, err=sys.s
                 err.write(f"\r{summary.total} done ({summary.statuses[OK]} OK)")
                 err.flush()
 
+    def run_group(spec_id: str, group: ConnectedGroup) -> None:
+        """One line per program of a connected group, all written together."""
+        try:
+            result = pool.run_connected(group)
+            lines = [orjson.dumps(line) for line in result.lines()]
+            verdicts = result.verdicts
+        except Exception as exc:  # noqa: BLE001 - one line's fault never stops the batch
+            message = str(exc) if isinstance(exc, RustboxError) else (
+                f"internal error: {type(exc).__name__}: {exc}")
+            verdicts = [sandbox_failure(-1, message, id=f"{spec_id}/{name}")
+                        for name in group.names]
+            lines = [v.to_json() for v in verdicts]
+        if specs.stopped and any(v.status == XX for v in verdicts):
+            with write_lock:
+                summary.cut += len(verdicts)
+            return
+        for verdict, line in zip(verdicts, lines):
+            emit(verdict, line)
+
     def worker() -> None:
         while True:
             item = specs.next()
@@ -136,6 +159,11 @@ def run_batch(source, box_ids: list[int], parallel: int, cg: str, out, err=sys.s
             spec_id, request = item
             if isinstance(request, Exception):
                 emit(sandbox_failure(-1, str(request), id=spec_id))
+                continue
+            if isinstance(request, ConnectedGroup):
+                run_group(spec_id, request)
+                if specs.stopped:
+                    return
                 continue
             try:
                 with pool.box() as box:

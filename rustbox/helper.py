@@ -12,6 +12,12 @@ no JSON library in memory):
     -> {"ready": True, "path": ..., "cgroup": "v1"}  or {"error": msg, "kind": name}
     <- a wire RunRequest (RunRequest.to_wire, read by RunRequest.from_options)
     -> a Verdict dict
+A connected run (connected.py) announces its pipe ends in the request
+(`passed_fds`: which of stdin, stdout, stderr come as descriptors); they
+arrive first on the fd channel (a socket, the fourth argument) and the
+answer says when the program ended as well:
+    <- a wire RunRequest with "passed_fds": [bool, bool, bool]
+    -> {"verdict": a Verdict dict, "ended": monotonic time the program ended, or None}
 """
 from __future__ import annotations
 
@@ -78,6 +84,9 @@ def main(args: list[str]) -> None:
     stopping = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     box_id, root, cg = int(args[0]), args[1] or None, args[2]
+    channel = int(args[3]) if len(args) > 3 else None
+    if channel is not None:
+        os.set_inheritable(channel, False)   # never into the namespace's init
 
     control_in = os.fdopen(0, "rb", buffering=0)
     out = sys.stdout.buffer
@@ -98,18 +107,74 @@ def main(args: list[str]) -> None:
             JoinWarmer.until_readable(session.cgroup, [control_in, wake_r], JoinWarmer.AFTER_RUN)
             if stopping or wake_r in select.select([control_in, wake_r], [], [])[0]:
                 break
+            passed = None
+            connected = False
             try:
                 wire = read_frame(control_in)
                 if wire is None:
                     break
+                connected = isinstance(wire, dict) and "passed_fds" in wire
+                if connected:
+                    passed = _receive_fds(channel, wire.pop("passed_fds"))
                 request = RunRequest.from_options(wire, str(session.box.root))
-            except (ValueError, TypeError, EOFError, RustboxError) as exc:
-                send(sandbox_failure(box_id, f"bad request: {exc}").to_dict())
+            except (ValueError, TypeError, EOFError, OSError, RustboxError) as exc:
+                failure = sandbox_failure(box_id, f"bad request: {exc}").to_dict()
+                _close_all(passed)
+                send({"verdict": failure, "ended": None} if connected else failure)
                 continue
             try:
-                send(session.run(request).to_dict())   # a failed run is its XX verdict
+                if not connected:
+                    send(session.run(request).to_dict())   # a failed run is its XX verdict
+                else:
+                    send(_run_connected(session, request, passed))
             except BrokenPipeError:
                 break               # the owner is gone or stopped listening
             session.runner.prepare_next()
     finally:
         session.close()
+
+
+def _receive_fds(channel: int | None, wanted) -> list:
+    """The pipe ends of a connected run: [fd or None] for stdin, stdout, stderr."""
+    import socket
+    if (channel is None or not isinstance(wanted, (list, tuple)) or len(wanted) != 3):
+        raise ValueError("a connected run needs the fd channel and three passed_fds flags")
+    count = sum(bool(flag) for flag in wanted)
+    fds: list = []
+    if count:
+        sock = socket.socket(fileno=os.dup(channel))
+        try:
+            _, fds, _, _ = socket.recv_fds(sock, 1, count)
+        finally:
+            sock.close()
+        for fd in fds:
+            os.set_inheritable(fd, False)
+        if len(fds) != count:
+            _close_all(fds)
+            raise ValueError(f"expected {count} pipe ends, got {len(fds)}")
+    ends = iter(fds)
+    return [next(ends) if flag else None for flag in wanted]
+
+
+def _close_all(fds) -> None:
+    for fd in fds or ():
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _run_connected(session, request, passed: list) -> dict:
+    """Run one program of a connected group on the ends passed to us. They
+    are the program's alone once it is cloned (the runner closes ours then),
+    so its peer sees end of file or EPIPE the moment it lets go of them."""
+    request.stdio_fds = tuple(passed)
+    request.stdio_handover = True
+    try:
+        verdict = session.run(request)
+    finally:
+        if request.stdio_fds is not None:   # never cloned: still ours
+            _close_all(request.stdio_fds)
+            request.stdio_fds = None
+    return {"verdict": verdict.to_dict(), "ended": session.runner.last_end}

@@ -49,6 +49,9 @@ class RunRequest:
         # open file descriptions of rustbox's own (outputs.ProgramStdio),
         # never the ones its verdict goes out on. Not sent to a box helper.
         self.stdio_fds: tuple | None = None
+        # True: stdio_fds are the program's alone (a connected run's pipe
+        # ends): the runner closes its copies once the program is cloned.
+        self.stdio_handover = False
 
     @classmethod
     def from_options(cls, options: dict, box_root: str = "/var/lib/rustbox",

@@ -24,6 +24,7 @@ from .pidns import PidNamespace, Program
 from .place import place_program, set_quota
 from .report import read_setup, setup_timeout
 from .spare_ns import SpareNamespaces
+from .stdio import hand_over_stdio
 
 SIGSYS = 31
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -41,6 +42,7 @@ class Runner:
         self.root = mounts.PreparedRoot(str(box.mount_point), str(box.path))
         self._filters: dict[str, object] = {}
         self.limits = AppliedLimits(box, cgroup)
+        self.last_end: float | None = None   # see _run
 
     def close(self) -> None:
         self.pid_ns.stop()
@@ -60,6 +62,7 @@ class Runner:
                                    request.limits.summary(), request.id)
 
     def _run(self, request: RunRequest) -> Verdict:
+        self.last_end = None   # when the program ended (monotonic), for connected runs
         prepared = self._prepare(request)
         try:
             try:
@@ -140,6 +143,7 @@ class Runner:
             os.close(setup_r)
             program_main(self.box, request, prepared, setup_w)  # never returns
         os.close(setup_w)
+        hand_over_stdio(request)
         program = Program(pid)
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a pending one is raised here
@@ -207,11 +211,14 @@ class Runner:
             if events:
                 # The program has ended (all its threads), or we must stop.
                 stopped = any(fd == self.stop_fd for fd, _ in events)
+                self.last_end = time.monotonic()
                 break
             # A clone(CLONE_PARENT) child of the program is a child of ours:
             # reap those that ended as we go (a zombie holds a pid of pids.max).
             self.pid_ns.reap(program)
         end_by = time.monotonic() + KILL_WITHIN
+        if self.last_end is None:
+            self.last_end = time.monotonic()
         if killed_for_time or stopped or forbidden:
             program.kill()
             self._kill_box(end_by)

@@ -1,6 +1,7 @@
 """Opening the program's --stdin/--stdout/--stderr in the child, as the box
 uid: files, devices and FIFOs (a FIFO's wait is reported to the supervisor,
-which bounds it and names it)."""
+which bounds it and names it), and letting go of a connected run's pipe
+ends once the program holds them."""
 from __future__ import annotations
 
 import errno
@@ -9,6 +10,18 @@ import stat
 
 from ..request import RunRequest
 from .report import report
+
+
+def hand_over_stdio(request: RunRequest) -> None:
+    """The supervisor's side, right after the clone: pipe ends handed to the
+    program (a connected run's, connected.py) are its alone from now on.
+    Ours are closed, so its peer sees end of file or EPIPE the moment the
+    program lets go of them, not when our run ends."""
+    if request.stdio_handover and request.stdio_fds is not None:
+        for fd in request.stdio_fds:
+            if fd is not None:
+                os.close(fd)
+        request.stdio_fds = None
 
 
 def redirect_stdio(request: RunRequest, setup_w: int) -> None:
