@@ -106,14 +106,6 @@ class LanguageTable:
     def _default(self, code: str) -> str:
         return code if code in self.languages else ""
 
-    def __contains__(self, lang_id: str) -> bool:
-        return lang_id in self.languages
-
-    def __iter__(self):
-        """Every language of the table (the service lists them; a build by
-        the package's own scripts takes any)."""
-        return iter(self.languages.values())
-
     def use(self, lang_id: str) -> "LanguageTable":
         """A copy of the table where `lang_id` is what its format code means:
         its files are detected as it, and --lang <code> names it
