@@ -71,7 +71,7 @@ def run_one(package: Path, out: Path, boxes: str, timeout: float) -> dict:
 
 
 def summarise(record: dict) -> dict:
-    graded = ok = skipped = unchecked = wa_ac = 0
+    graded = ok = skipped = unchecked = wa_ac = fixtures = 0
     reasons: dict[str, int] = {}
     bad: list[str] = []
     for line in record["lines"]:
@@ -84,16 +84,26 @@ def summarise(record: dict) -> dict:
         if line.get("not_checked"):
             unchecked += 1
             continue
+        name = "/".join(Path(line["submission"]).parts[-2:])
+        if ".bad." in Path(line["submission"]).name:
+            # BAPCtools' own fixtures (identity/*/x.bad.py) sit in the wrong
+            # folder on purpose: a verify must report them as mismatches.
+            fixtures += 1
+            if line["ok"]:
+                bad.append(f"{name}: a .bad. fixture that should mismatch got its folder's verdict")
+            continue
         graded += 1
         if line["ok"]:
             ok += 1
         else:
-            name = "/".join(Path(line["submission"]).parts[-2:])
-            bad.append(f"{name}: expected {line['expected']}, got {line['result']['verdict']}")
+            failures = [f["text"] for f in line.get("findings", []) if not f["ok"]]
+            bad.append(f"{name}: " + ("; ".join(failures) if failures else
+                                      f"expected {line['expected']}, got {line['result']['verdict']}"))
         folder = Path(line["submission"]).parent.name
         if folder == "wrong_answer" and line["result"]["verdict"] == "AC":
             wa_ac += 1
-    if record["exit"] in (0, 1):
+    judged = any("submission" in line for line in record["lines"])
+    if record["exit"] in (0, 1) and judged:
         outcome = "verified" if record["exit"] == 0 else "mismatch"
     elif record["exit"] == -1:
         outcome = "timed out"
@@ -101,6 +111,7 @@ def summarise(record: dict) -> dict:
         last = record["stderr"].splitlines()[-1] if record["stderr"] else f"exit {record['exit']}"
         outcome = ("refused: " if record["exit"] in (2, 3) else "aborted: ") + last
     return {"graded": graded, "ok": ok, "skipped": skipped, "unchecked": unchecked, "wa_ac": wa_ac,
+            "fixtures": fixtures,
             "reasons": reasons, "bad": bad, "outcome": outcome, "seconds": record["seconds"]}
 
 
@@ -131,7 +142,8 @@ def main() -> int:
             print(f"verifying {rel} ...", file=sys.stderr, flush=True)
             record = run_one(package, out, args.boxes, args.timeout)
         rows.append((source, package.name, rel, summarise(record)))
-    total = {k: sum(r[3][k] for r in rows) for k in ("graded", "ok", "skipped", "unchecked", "wa_ac")}
+    total = {k: sum(r[3][k] for r in rows) for k in ("graded", "ok", "skipped", "unchecked", "wa_ac",
+                                                      "fixtures")}
     if args.markdown:
         print("| package | source | got their folder's verdict | skipped | outcome |")
         print("|---|---|---|---|---|")
@@ -149,7 +161,8 @@ def main() -> int:
     share = 100.0 * total["ok"] / total["graded"] if total["graded"] else 0.0
     print(f"\n{len(rows)} packages from {len({r[0] for r in rows})} sources: {total['ok']} of "
           f"{total['graded']} graded submissions got their folder's verdict ({share:.1f}%); "
-          f"{total['skipped']} skipped, {total['unchecked']} graded but not checked; "
+          f"{total['skipped']} skipped, {total['unchecked']} graded but not checked, "
+          f"{total['fixtures']} .bad. fixtures (meant to mismatch); "
           f"wrong_answer/ judged AC: {total['wa_ac']}")
     return 0
 

@@ -177,6 +177,11 @@ class TestRule:
             return [Finding(False, f"{where}: did not compile")]
         tests = [t for t in result["tests"] if self.tests is None or _test_matches(self.tests, t["name"])]
         out: list[Finding] = []
+        if self.tests is not None and not tests and (self.permitted or self.required):
+            # on_reject: break cut the run before any of these tests: a
+            # promise about them is neither kept nor broken.
+            return [Finding(True, f"{where}: none of these tests was judged (the run stopped at its "
+                                  "first rejection): not checked")]
         verdicts = [AS_FORMAT_VERDICT.get(t["verdict"], t["verdict"]) for t in tests]
         if self.permitted is not None:
             bad = next((t for t, v in zip(tests, verdicts) if v not in self.permitted), None)

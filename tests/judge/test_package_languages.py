@@ -332,3 +332,20 @@ def test_the_working_directory_is_read_only_unless_allow_file_writing(tmp_path):
     assert result["verdict"] == "WA" and "got 'wrote'" in result["tests"][0]["message"], result
     # The box is the next run's again: a program that writes only stdout is unharmed.
     assert run_json(problem, problem / "w.c")["verdict"] == "AC"
+
+
+def test_a_per_test_promise_about_tests_cut_by_the_first_rejection_is_not_checked(tmp_path):
+    """BAPCtools' testexpectations: `wa/odd.py: secret/*1: required: [AC]`
+    while the run stops at its first rejection (on_reject: break) before
+    secret/ is judged: neither kept nor broken, said so; the folder's own
+    promise is still checked."""
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": "problem_format_version: 2025-09\nname: T\n"
+                        "uuid: 8ee7605a-da18-8ca0-1c75-fc0ad9c6be71\nlimits:\n  time_limit: 1\n",
+        **echo_tests(1, "data/sample"), **echo_tests(2),
+        "submissions/accepted/echo.py": "print(input())\n",
+        "submissions/wrong_answer/odd.py": "n = int(input())\nprint(n if n % 2 == 0 else -1)\n",
+        "submissions/submissions.yaml": "wrong_answer/odd.py:\n  secret/*2:\n    required: [AC]\n"})
+    out = invoke("verify", str(problem), *BOXES)
+    assert out.exit_code == 0, out.output
+    assert "none of these tests was judged (the run stopped at its first rejection): not checked" in out.output
