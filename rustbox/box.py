@@ -26,31 +26,44 @@ from .errors import BoxBusyError, HostSetupError, UsageError
 
 DEFAULT_ROOT = "/var/lib/rustbox"
 DEFAULT_FIRST_UID = 61000
-MAX_BOX_ID = 999
+DEFAULT_NUM_BOXES = 1000    # box ids 0-999; $RUSTBOX_NUM_BOXES (isolate's num_boxes) moves it
+MAX_NUM_BOXES = 1 << 31
 
 
 def box_root() -> Path:
     return Path(os.environ.get("RUSTBOX_ROOT") or DEFAULT_ROOT)
 
 
+def max_box_id() -> int:
+    """The highest box id: $RUSTBOX_NUM_BOXES - 1 (default 999). CMS numbers
+    its workers' boxes from 1000 up and Judge0 by submission id, so an
+    organiser moving them from isolate raises it, as isolate's num_boxes."""
+    raw = os.environ.get("RUSTBOX_NUM_BOXES")
+    if not raw:
+        return DEFAULT_NUM_BOXES - 1
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_NUM_BOXES:
+        raise UsageError(f"invalid RUSTBOX_NUM_BOXES: {raw!r} (expected 1-{MAX_NUM_BOXES})")
+    return int(raw) - 1
+
+
 def first_uid() -> int:
     """The uid of box 0; box N runs as first_uid() + N (gid the same).
 
-    The whole range first_uid() .. first_uid() + MAX_BOX_ID must be ordinary
+    The whole range first_uid() .. first_uid() + max_box_id() must be ordinary
     uids the kernel maps: never 0 (root) and never 2**32-1, which setresuid
     reads as -1, "leave unchanged", so the program would keep root.
     """
     raw = os.environ.get("RUSTBOX_FIRST_UID")
-    if not raw:
+    if not raw and not os.environ.get("RUSTBOX_NUM_BOXES"):
         return DEFAULT_FIRST_UID
     try:
-        value = int(raw)
+        value = int(raw) if raw else DEFAULT_FIRST_UID
     except ValueError:
         raise UsageError(f"invalid RUSTBOX_FIRST_UID: {raw!r} (expected a number)") from None
-    last = _mapped_ids_end() - 1
-    if not 0 < value <= last - MAX_BOX_ID:
-        raise UsageError(f"invalid RUSTBOX_FIRST_UID: {raw!r} (the box uids {value}.."
-                         f"{value + MAX_BOX_ID} must lie within 1..{last})")
+    last, top = _mapped_ids_end() - 1, max_box_id()
+    if not 0 < value <= last - top:
+        raise UsageError(f"invalid RUSTBOX_FIRST_UID / RUSTBOX_NUM_BOXES: the box uids {value}.."
+                         f"{value + top} must lie within 1..{last}")
     return value
 
 
@@ -95,9 +108,10 @@ def check_box_id(box_id) -> int:
     try:
         value = int(box_id)
     except (TypeError, ValueError):
-        raise UsageError(f"invalid box id: {box_id!r} (expected 0-{MAX_BOX_ID})") from None
-    if not 0 <= value <= MAX_BOX_ID:
-        raise UsageError(f"invalid box id: {box_id!r} (expected 0-{MAX_BOX_ID})")
+        raise UsageError(f"invalid box id: {box_id!r} (expected 0-{max_box_id()})") from None
+    if not 0 <= value <= max_box_id():
+        raise UsageError(f"invalid box id: {box_id!r} (expected 0-{max_box_id()}; "
+                         "RUSTBOX_NUM_BOXES raises the count)")
     return value
 
 
@@ -181,6 +195,18 @@ class BoxDir:
         fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
             _empty_tree(fd)
+        finally:
+            os.close(fd)
+
+    def remove_special_files(self) -> None:
+        """Unlink every symlink, FIFO, socket and device a run left in /box,
+        at any depth (isolate does so after each run unless --special-files):
+        whoever reads the box afterwards, as root, then opens only what the
+        program wrote, never a link it aimed at a host file. Call it with
+        the box lock held and the box's processes gone."""
+        fd = os.open(self.path, _DIR_FLAGS)
+        try:
+            _remove_special(fd)
         finally:
             os.close(fd)
 
@@ -360,5 +386,44 @@ def _unlink_files(dir_fd: int) -> list[str]:
             if entry.is_dir(follow_symlinks=False):
                 subdirs.append(entry.name)
             else:
+                os.unlink(entry.name, dir_fd=dir_fd)
+    return subdirs
+
+
+def _remove_special(top_fd: int) -> None:
+    """Unlink what is neither a regular file nor a directory below top_fd:
+    the walk of _empty_tree (never following a link, one directory open at
+    a time), keeping the files and directories."""
+    fd = os.dup(top_fd)
+    pending = [_unlink_special(fd)]   # per level: subdirectories left to visit
+    depth = 0
+    try:
+        while True:
+            if pending[-1]:
+                child = os.open(pending[-1].pop(), _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                depth += 1
+                pending.append(_unlink_special(fd))
+                continue
+            pending.pop()
+            if not depth:
+                return
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            depth -= 1
+    finally:
+        os.close(fd)
+
+
+def _unlink_special(dir_fd: int) -> list[str]:
+    """Unlink every special entry of dir_fd; return the subdirectories' names."""
+    subdirs = []
+    with os.scandir(dir_fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            elif not entry.is_file(follow_symlinks=False):
                 os.unlink(entry.name, dir_fd=dir_fd)
     return subdirs

@@ -208,9 +208,9 @@ class OperatorFile:
             raise self._refuse("it has other hard links; rustbox writes only a file of one name")
 
     def _walk(self) -> tuple[int, str]:
-        from .box import MAX_BOX_ID, first_uid
+        from .box import first_uid, max_box_id
         first = first_uid()
-        box_uids = range(first, first + MAX_BOX_ID + 1)
+        box_uids = range(first, first + max_box_id() + 1)
         parts = [part for part in self.path.split("/") if part not in ("", ".")]
         if not parts:
             raise self._refuse("not a file name")

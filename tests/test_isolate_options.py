@@ -119,3 +119,22 @@ def test_readme_table_has_every_option():
         row = [line for line in section.splitlines() if f"`--{option.long}" in line]
         assert row, f"--{option.long} has no row in the README's table"
         assert f"| {option.support} |" in row[0], row[0]
+
+
+def test_num_boxes_moves_the_box_id_range(monkeypatch):
+    """CMS numbers its workers' boxes from 1000 (up to 65999): RUSTBOX_NUM_BOXES,
+    like isolate's num_boxes, opens that range; the uid range is checked."""
+    from rustbox.box import check_box_id, first_uid
+    with pytest.raises(UsageError, match="RUSTBOX_NUM_BOXES raises"):
+        check_box_id(1000)
+    monkeypatch.setenv("RUSTBOX_NUM_BOXES", "66000")
+    assert check_box_id(65999) == 65999 and first_uid() == 61000
+    with pytest.raises(UsageError, match="expected 0-65999"):
+        check_box_id(66000)
+    monkeypatch.setenv("RUSTBOX_FIRST_UID", str((1 << 32) - 60000))  # would reach 2**32-1
+    with pytest.raises(UsageError, match="must lie within"):
+        first_uid()
+    monkeypatch.delenv("RUSTBOX_FIRST_UID")
+    monkeypatch.setenv("RUSTBOX_NUM_BOXES", "0")
+    with pytest.raises(UsageError, match="invalid RUSTBOX_NUM_BOXES"):
+        check_box_id(0)

@@ -321,6 +321,7 @@ def _run(inv: Invocation) -> int:
                 _say(f"box {inv.box_id}: {inv.argv} with {options}")
             with BoxSession(inv.box_id, wait=_wait(inv)) as session:
                 verdict = session.run(request)
+                session.box.remove_special_files()   # isolate's default (no --special-files)
         except RustboxError as exc:
             _deliver_failure(meta, str(exc))
             return exc.exit_code

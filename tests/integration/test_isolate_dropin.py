@@ -318,3 +318,16 @@ def test_judge0_environment_is_what_its_flags_ask(isolate_bin, tmp_path):
         assert "JUDGE0_HOMEPAGE" not in env and "PYTHONPATH" not in env
     finally:
         shell(f"isolate --cg -b {box} --cleanup", isolate_bin)
+
+
+def test_quota_given_at_init_holds_for_every_run(isolate_bin):
+    """isolate takes -q at --init (its quota lives on the box's file system)."""
+    box = 605
+    assert shell(f"isolate -b {box} -q 200,50 --init", isolate_bin).returncode == 0
+    try:
+        for _ in range(2):
+            proc = shell(f"isolate -b {box} -s -o big --run -- /usr/bin/head -c 400000 /dev/zero",
+                         isolate_bin)
+            assert proc.returncode == 1 and b"No space left on device" in proc.stderr, proc
+    finally:
+        shell(f"isolate -b {box} --cleanup", isolate_bin)
