@@ -37,7 +37,7 @@ from starlette.routing import Route
 from ..queue import (DONE, Queue, QueueError, QueueUnavailable, SubmissionConflict,
                      UnknownSubmission)
 from . import pages
-from .callbacks import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, Outbox
+from .callbacks import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, CallbackStore, Outbox
 from .catalog import Catalog
 from .errors import ApiError
 from .intake import DEFAULT_MAX_SOURCE, MAX_BATCH, Request as SubmissionRequest
@@ -61,6 +61,7 @@ class ServeConfig:
     max_source: int = DEFAULT_MAX_SOURCE
     callback_attempts: int = DEFAULT_ATTEMPTS
     callback_backoff: float = DEFAULT_BACKOFF
+    callbacks_db: str | None = None       # where unsent callbacks are kept (None: memory only)
     local_workers: object = None          # a LocalWorkers, for the status page
     languages: object = None              # a LanguageTable (default: the built-in one)
     extra: dict = field(default_factory=dict)
@@ -82,7 +83,9 @@ class Judge:
         self.queue = config.queue
         self.catalog = Catalog(config.problems_dir, config.languages)
         self.metrics = Metrics()
-        self.outbox = Outbox(self.metrics, config.callback_attempts, config.callback_backoff)
+        store = CallbackStore(config.callbacks_db, config.queue.url) if config.callbacks_db else None
+        self.outbox = Outbox(self.metrics, config.callback_attempts, config.callback_backoff,
+                             store=store)
         self.tracker = Tracker(self.queue, self.metrics, self.outbox, config.local_workers)
         self.max_body = 6 * config.max_source + (64 << 10)     # JSON escapes grow text up to 6x
 
@@ -355,6 +358,7 @@ def create_app(config: ServeConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        judge.tracker.watch(judge.outbox.resume())
         judge.tracker.start()
         try:
             yield

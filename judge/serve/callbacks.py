@@ -9,6 +9,13 @@ slow or failing receiver never holds back grading, the tracker or another
 submission's callback; and the result itself stays in the queue whatever
 the receiver does (GET /submissions/{id} serves it).
 
+What is still to send is kept in a small SQLite file (`CallbackStore`, one
+row per callback, keyed by the queue's URL too): a server stopped or killed
+before a result came, or while a delivery was being retried, sends it after
+its next start (the tracker watches those ids again). Delivered and
+given-up rows are kept for the record; only the newest `KEEP_FINISHED` stay
+in memory.
+
 A receiver is told which submission with `X-Judge-Submission: ID`; the body
 is the result exactly as GET /submissions/{id} gives it. Redirects are not
 followed (a POST must not turn into a GET somewhere else).
@@ -17,6 +24,8 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -31,6 +40,7 @@ log = logging.getLogger("judge.serve")
 DEFAULT_ATTEMPTS = 6
 DEFAULT_BACKOFF = 1.0
 MAX_DELAY = 60.0
+KEEP_FINISHED = 10000   # delivered / given-up callbacks remembered in memory (status pages)
 TIMEOUT = 10.0          # one attempt: connect and answer
 
 
@@ -56,10 +66,58 @@ class Delivery:
                 "last_error": self.last_error}
 
 
+class CallbackStore:
+    """The callbacks of one queue in a SQLite file: what survives a restart."""
+
+    _SCHEMA = """CREATE TABLE IF NOT EXISTS callbacks (
+        queue TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL, state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, updated REAL NOT NULL,
+        PRIMARY KEY (queue, id))"""
+
+    def __init__(self, path: str, queue_url: str):
+        self.path, self.queue_url = path, queue_url
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(self._SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ValueError(f"cannot open the callbacks file {path}: {exc}") from None
+        self._lock = threading.Lock()
+
+    def save(self, delivery: "Delivery") -> None:
+        try:
+            with self._lock:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO callbacks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (self.queue_url, delivery.submission, delivery.url, delivery.state,
+                     delivery.attempts, delivery.last_error, time.time()))
+        except sqlite3.Error as exc:      # the callback still goes out; only a restart would lose it
+            log.error("cannot record the callback of %s in %s: %s", delivery.submission,
+                      self.path, exc)
+
+    def unfinished(self) -> list["Delivery"]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, url, attempts, last_error FROM callbacks WHERE queue = ? AND state"
+                " IN ('waiting', 'pending') ORDER BY updated", (self.queue_url,)).fetchall()
+        return [Delivery(sub_id, url, "waiting", attempts, error)
+                for sub_id, url, attempts, error in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
 class Outbox:
     def __init__(self, metrics=None, attempts: int = DEFAULT_ATTEMPTS,
-                 backoff: float = DEFAULT_BACKOFF, threads: int = 4, timeout: float = TIMEOUT):
+                 backoff: float = DEFAULT_BACKOFF, threads: int = 4, timeout: float = TIMEOUT,
+                 store: CallbackStore | None = None):
         self.metrics, self.attempts, self.backoff, self.timeout = metrics, attempts, backoff, timeout
+        self.store = store
+        self._finished: list[str] = []          # oldest first, for forgetting
         self._deliveries: dict[str, Delivery] = {}
         self._due: list[tuple[float, int, str]] = []
         self._seq = 0
@@ -72,8 +130,24 @@ class Outbox:
     def register(self, submission_id: str, url: str) -> None:
         with self._lock:
             known = self._deliveries.get(submission_id)
-            if known is None or known.url != url:
-                self._deliveries[submission_id] = Delivery(submission_id, url)
+            if known is not None and known.url == url:
+                return
+            delivery = self._deliveries[submission_id] = Delivery(submission_id, url)
+        if self.store is not None:
+            self.store.save(delivery)
+
+    def resume(self) -> list[str]:
+        """The callbacks a previous run left unsent; their ids (to watch)."""
+        if self.store is None:
+            return []
+        left = self.store.unfinished()
+        with self._lock:
+            for delivery in left:
+                self._deliveries.setdefault(delivery.submission, delivery)
+        if left:
+            log.info("%d callback(s) left by the previous run will be sent once their "
+                     "results are stored", len(left))
+        return [d.submission for d in left]
 
     def wants(self, submission_id: str) -> bool:
         with self._lock:
@@ -88,6 +162,8 @@ class Outbox:
                 return
             delivery.state, delivery.record = "pending", record
             self._push(time.monotonic(), submission_id)
+        if self.store is not None:
+            self.store.save(delivery)
 
     def status(self, submission_id: str) -> dict | None:
         with self._lock:
@@ -99,6 +175,8 @@ class Outbox:
             self._stopped = True
             self._lock.notify_all()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.store is not None:
+            self.store.close()
 
     # -- the schedule -----------------------------------------------------
     def _push(self, due: float, submission_id: str) -> None:
@@ -137,6 +215,10 @@ class Outbox:
                 delay = min(self.backoff * 2 ** (delivery.attempts - 1), MAX_DELAY)
                 self._push(time.monotonic() + delay, delivery.submission)
                 outcome = "retried"
+            if outcome != "retried":
+                self._forget_old(delivery.submission)
+        if self.store is not None and not self._stopped:
+            self.store.save(delivery)
         if self.metrics is not None:
             self.metrics.callbacks.labels(outcome=outcome).inc()
         if outcome == "given_up":
@@ -146,6 +228,14 @@ class Outbox:
         elif outcome == "retried":
             log.info("callback for %s to %s failed (%s); attempt %d of %d follows",
                      delivery.submission, delivery.url, error, delivery.attempts + 1, self.attempts)
+
+    def _forget_old(self, submission_id: str) -> None:
+        self._finished.append(submission_id)
+        while len(self._finished) > KEEP_FINISHED:
+            old = self._finished.pop(0)
+            if self._deliveries.get(old) is not None and self._deliveries[old].state in (
+                    "delivered", "given_up"):
+                del self._deliveries[old]
 
     def _post(self, delivery: Delivery) -> str | None:
         """None when the receiver took it (2xx), else why not."""

@@ -84,7 +84,7 @@ class Catalog:
 
     def describe_languages(self) -> list[dict]:
         return [{"id": lang.id, "name": lang.name, "extensions": list(lang.extensions),
-                 "compiled": lang.compile is not None} for lang in self.languages]
+                 "compiled": lang.compile is not None} for lang in self.languages.languages.values()]
 
 
 def _stamp(path: Path) -> tuple | None:

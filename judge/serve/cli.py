@@ -20,6 +20,8 @@ from ..queue.base import DEFAULT_TIMEOUT
 from ..queue.factory import DEFAULT_QUEUE_URL
 from .intake import DEFAULT_MAX_SOURCE
 
+DEFAULT_CALLBACKS_DB = "/var/lib/rustbox/serve-callbacks.db"
+
 
 class ServeError(click.ClickException):
     exit_code = 2
@@ -63,8 +65,11 @@ def is_loopback(host: str) -> bool:
               metavar="S", help="Wait before the second try; doubles each time (at most 60 s).")
 @click.option("--calibration", type=click.Choice(["on", "warn", "off"]), default="on",
               show_default=True, help="The local workers' host calibration (as judge worker's).")
+@click.option("--callbacks-db", metavar="FILE", default=None,
+              help="Where unsent callbacks are kept across restarts (default: beside a "
+                   f"SQLite queue, else {DEFAULT_CALLBACKS_DB}).")
 def serve(queue_url, problems_dir, host, port, token_file, workers, boxes, max_source,
-          callback_attempts, callback_backoff, calibration):
+          callback_attempts, callback_backoff, calibration, callbacks_db):
     """Serve the judge over HTTP: the API, /metrics and a live status page at /."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -96,9 +101,17 @@ def serve(queue_url, problems_dir, host, port, token_file, workers, boxes, max_s
         from .workers import LocalWorkers
         local = LocalWorkers(workers, queue_url, problems_dir.resolve(), box_ids,
                              extra_args=("--calibration", calibration))
-    app = create_app(ServeConfig(queue=queue, problems_dir=problems_dir.resolve(), tokens=tokens,
-                                 max_source=max_source, callback_attempts=callback_attempts,
-                                 callback_backoff=callback_backoff, local_workers=local))
+    if callbacks_db is None:
+        callbacks_db = (queue.path + "-callbacks" if queue.url.startswith("sqlite://")
+                        else DEFAULT_CALLBACKS_DB)
+    try:
+        app = create_app(ServeConfig(queue=queue, problems_dir=problems_dir.resolve(),
+                                     tokens=tokens, max_source=max_source,
+                                     callback_attempts=callback_attempts,
+                                     callback_backoff=callback_backoff,
+                                     callbacks_db=callbacks_db, local_workers=local))
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
     auth = (f"{len(tokens)} bearer token(s) from {token_file}" if tokens else
             "no --token-file: no authentication, so listening on loopback only")
     click.echo(f"judge serve: http://{_url_host(host)}:{port}/ (queue {queue.url}, problems "

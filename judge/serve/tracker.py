@@ -89,6 +89,12 @@ class Tracker:
                                    language or submission.language,
                                    enqueued_at=submission.enqueued_at))
 
+    def watch(self, submission_ids) -> None:
+        """Ids whose results matter though this server never saw them come in
+        (callbacks a previous run left unsent)."""
+        with self._lock:
+            self._watching.update(submission_ids)
+
     def finished(self, submission_id: str, record: dict) -> None:
         """A result seen stored (by a look, or by a request that read it)."""
         with self._lock:

@@ -37,8 +37,8 @@ def start_server(tmp_path, problems, request):
     """start_server(backend, *args) -> a running Server; stopped after the test."""
     servers = []
 
-    def start(backend: str = "sqlite", *args: str, problems_dir=None) -> Server:
-        url = queue_url_for(backend, tmp_path, request)
+    def start(backend: str = "sqlite", *args: str, problems_dir=None, queue_url=None) -> Server:
+        url = queue_url or queue_url_for(backend, tmp_path, request)
         server = Server(tmp_path, url, problems_dir or problems, *args).start()
         server.queue_url = url
         servers.append(server)

@@ -137,3 +137,21 @@ def test_callbacks(judged, receiver):
     metrics = http("GET", f"{judged.url}/metrics").body.decode()
     assert 'judge_callbacks_total{outcome="given_up"} 1.0' in metrics
     assert sum(1 for path, _, _ in receiver.received if path == "/ok") == 2
+
+
+@pytest.mark.parametrize("backend,box", [("sqlite", "623"), ("redis", "624")])
+def test_a_callback_outlives_a_server_killed_before_the_result(start_server, receiver, tmp_path,
+                                                               backend, box):
+    callbacks = ("--callbacks-db", str(tmp_path / "callbacks.db"))
+    first = start_server(backend, *callbacks)                 # no workers: nothing is graded
+    sub_id = submit(first, {"problem": "add", "language": "python3", "source": ADD_OK,
+                            "callback_url": receiver.url + "/ok"}).json()["id"]
+    first.proc.kill()                                         # SIGKILL: no goodbye
+    first.proc.wait()
+    second = start_server(backend, *callbacks, "--workers", "1", "--boxes", box, "--calibration", "off",
+                          queue_url=first.queue_url)
+    wait_for(lambda: any(b["submission"] == sub_id for _, _, b in receiver.received), 60,
+             "the callback after the restart")
+    body = next(b for _, _, b in receiver.received if b["submission"] == sub_id)
+    assert body == http("GET", f"{second.url}/submissions/{sub_id}").json()
+    assert body["verdict"] == "AC"

@@ -202,3 +202,15 @@ def test_openapi_documents_every_route(idle):
     from judge.serve.app import ROUTES
     assert schema["openapi"].startswith("3.") and set(schema["paths"]) == {r.path for r in ROUTES}
     assert json.dumps(schema)
+
+
+def test_pages_escape_what_they_show():
+    """A test's message, a test name and the compiler's output are the
+    submission's (or the package's) text: shown escaped, never as markup."""
+    from judge.serve import pages
+    hostile = "<script>alert(1)</script>"
+    tests = [{"name": f"secret/{hostile}", "verdict": "WA", "cpu_time": 0.1, "wall_time": 0.1,
+              "memory_peak": 1 << 20, "score": None, "message": hostile, "transcript": hostile}]
+    html = pages._test_table(tests, False) + pages.chart("cpu-chart", tests, "cpu_time", 1.0,
+                                                         str, "s")
+    assert "<script>" not in html and "&lt;script&gt;" in html
