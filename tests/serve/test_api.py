@@ -148,8 +148,8 @@ def test_a_callback_outlives_a_server_killed_before_the_result(start_server, rec
                             "callback_url": receiver.url + "/ok"}).json()["id"]
     first.proc.kill()                                         # SIGKILL: no goodbye
     first.proc.wait()
-    second = start_server(backend, *callbacks, "--workers", "1", "--boxes", box, "--calibration", "off",
-                          queue_url=first.queue_url)
+    second = start_server(backend, *callbacks, "--workers", "1", "--boxes", box,
+                          "--calibration", "off", queue_url=first.queue_url)
     wait_for(lambda: any(b["submission"] == sub_id for _, _, b in receiver.received), 60,
              "the callback after the restart")
     body = next(b for _, _, b in receiver.received if b["submission"] == sub_id)
