@@ -460,6 +460,9 @@ def check_submission(problem: Problem, source: Path, table: LanguageTable, langu
     its `languages`."""
     table = table.for_problem(problem.languages)
     lang = detect_language(source, table, language)
+    missing = table.missing_tool(lang)
+    if missing:
+        raise LanguageError(f"{source}: {lang.name} needs {missing}, which is not installed here")
     if problem.languages is not None and not any(_same_language(table, code, lang.id)
                                                  for code in problem.languages):
         raise LanguageError(f"{source}: problem.yaml allows only {', '.join(problem.languages)}, "

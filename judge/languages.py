@@ -8,6 +8,7 @@ take the argv and mounts this module expands.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -24,7 +25,7 @@ DEFAULT_TABLE = Path(__file__).with_name("languages.toml")
 # Where a build is mounted, read-only, inside the box that runs it.
 PROGRAM_DIR = "/prog"
 
-_KEYS = {"name", "code", "address_space", "extensions", "compile", "run", "compile_dirs", "run_dirs",
+_KEYS = {"name", "code", "address_space", "shebang", "extensions", "compile", "run", "compile_dirs", "run_dirs",
          "compile_processes", "processes", "memory_overhead_mib", "env",
          "compile_env", "probe"}
 
@@ -46,6 +47,7 @@ class Language:
     probe: dict = field(default_factory=dict)
     code: str = ""                   # the package format's language code it implements
     address_space: bool = False      # RLIMIT_AS = the memory limit (native code)
+    shebang: str = ""                # a first line that claims a file of these endings
 
     @property
     def format_code(self) -> str:
@@ -149,6 +151,10 @@ class LanguageTable:
             files = [p.name for p in source.iterdir() if p.is_file()]
         else:
             files = [source.name]
+        if source.is_file():
+            claimed = self._shebang(source)
+            if claimed is not None:
+                return claimed
         counts: dict[str, int] = {}
         for name in files:
             for lang in self.languages.values():
@@ -161,6 +167,28 @@ class LanguageTable:
         if len(winners) > 1:
             raise LanguageError(f"{source}: ambiguous language ({', '.join(winners)}); use --lang")
         return self.languages[winners[0]]
+
+    def _shebang(self, source: Path) -> Language | None:
+        """A language whose `shebang` matches the file's first line, whatever
+        the ending (`#!/usr/bin/env python2` in a .py is Python 2, as
+        problemtools reads it)."""
+        candidates = [lang for lang in self.languages.values() if lang.shebang]
+        if not candidates:
+            return None
+        try:
+            with open(source, "rb") as fh:
+                first = fh.readline(256).decode("utf-8", "replace")
+        except OSError:
+            return None
+        return next((lang for lang in candidates if re.match(lang.shebang, first)), None)
+
+    @staticmethod
+    def missing_tool(lang: Language) -> str | None:
+        """The compiler or interpreter of `lang` that is not on this machine, if any."""
+        for argv in (lang.compile, lang.run):
+            if argv and argv[0].startswith("/") and "{" not in argv[0] and not os.access(argv[0], os.X_OK):
+                return argv[0]
+        return None
 
     def probe(self, lang: Language, name: str) -> str:
         """The value of a {probe} placeholder: the first host command that answers."""
@@ -254,6 +282,7 @@ def _language(lang_id: str, table: dict, origin: str) -> Language:
             probe={k: [list(map(str, c)) for c in v] for k, v in table.get("probe", {}).items()},
             code=str(table.get("code", "")),
             address_space=_flag(table.get("address_space", False), lang_id, origin),
+            shebang=str(table.get("shebang", "")),
         )
     except (TypeError, ValueError) as exc:
         raise LanguageError(f"{origin}: language {lang_id}: {exc}") from None

@@ -349,3 +349,28 @@ def test_a_per_test_promise_about_tests_cut_by_the_first_rejection_is_not_checke
     out = invoke("verify", str(problem), *BOXES)
     assert out.exit_code == 0, out.output
     assert "none of these tests was judged (the run stopped at its first rejection): not checked" in out.output
+
+
+def test_a_language_whose_toolchain_is_missing_is_skipped_with_the_reason(tmp_path):
+    """problemtools' different_py2.py (`#!/usr/bin/env python2` in a .py) is
+    Python 2, which Debian 12 lacks; a language whose compiler is not
+    installed (here one named by a user table) is a one-line refusal in
+    run and a skip with the reason in verify, never a CE."""
+    problem = make_package(tmp_path / "p", {
+        **echo_tests(1), "submissions/accepted/echo.py": "print(input())\n",
+        "submissions/accepted/old.py": "#!/usr/bin/env python2\nprint raw_input()\n",
+        "submissions/accepted/echo.zz": "echo\n"})
+    table = tmp_path / "zz.toml"
+    table.write_text('[language.zz]\nname = "ZZ"\nextensions = ["zz"]\n'
+                     'compile = ["/nonexistent/zzc", "{source}"]\nrun = ["{program_dir}/main"]\n')
+    if not shutil.which("python2"):
+        run = invoke("run", str(problem), str(problem / "submissions/accepted/old.py"), *BOXES)
+        assert run.exit_code == 2 and "Python 2 needs /usr/bin/python2, which is not installed here" in run.output
+    out = invoke("verify", str(problem), "--languages", str(table), *BOXES)
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert any(l.split()[:2] == ["skipped", "accepted/echo.zz"] and "ZZ needs /nonexistent/zzc" in l
+               for l in lines), out.output
+    assert any(l.split()[:2] == ["ok", "accepted/echo.py"] for l in lines)
+    if not shutil.which("python2"):
+        assert any(l.split()[:2] == ["skipped", "accepted/old.py"] for l in lines), out.output
