@@ -22,7 +22,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/rustbox
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY rustbox ./rustbox
 COPY judge ./judge
 RUN python3 -m venv /opt/rustbox/.venv \

@@ -22,7 +22,7 @@ for arg in "$@"; do
   esac
 done
 
-need=(libcap-dev libseccomp2 bubblewrap util-linux redis-server gcc g++ make libc6-dev libstdc++-12-dev python3-venv procps
+need=(libcap-dev libseccomp2 bubblewrap util-linux redis-server gcc g++ make libc6-dev libstdc++-12-dev python3-venv python3-dev procps
       chromium chromium-driver curl jq)   # the browser test (Selenium drives Debian's chromium); the README's judge serve example
 command -v javac >/dev/null || need+=(default-jdk-headless)
 command -v node >/dev/null || need+=(nodejs)

@@ -22,6 +22,7 @@ def host_checks() -> list[dict]:
     checks = list(host_report())  # privileges, cgroup version and controllers
     checks.append(_namespaces())
     checks.append(_seccomp())
+    checks.append(_c_child())
     checks.append(_kill_reports())
     checks.append(_logged_actions())
     checks.append(_uid_range())
@@ -84,6 +85,17 @@ def _seccomp() -> dict:
     if not has_mode:
         return {"item": "seccomp", "ok": False, "detail": "kernel built without CONFIG_SECCOMP"}
     return {"item": "seccomp", "ok": True, "detail": "libseccomp loaded, kernel filter support on"}
+
+
+def _c_child() -> dict:
+    from .running.child import C_CHILD
+    if C_CHILD:
+        return {"item": "C child", "ok": True,
+                "detail": "built: the child's steps run in C, with no copy of the interpreter"}
+    # Runs stay right without it (the same steps in Python), only slower.
+    return {"item": "C child", "ok": True, "note": True,
+            "detail": "rustbox/running/_child.c not built: the child's steps run in Python "
+                      "(slower); `pip install .` builds it (needs gcc and python3-dev)"}
 
 
 def _kill_reports() -> dict:

@@ -160,7 +160,7 @@ def _assemble(new_root: str, box_dir: str, rules: list[DirRule]) -> None:
             if rule.tmpfs:  # mounted fresh by each run: only its mount point now
                 os.makedirs(new_root + rule.inside, exist_ok=True)
             else:
-                _apply(new_root, rule, None)
+                _apply(new_root, rule)
         os.makedirs(new_root + "/box", exist_ok=True)
         _mount_bind(box_dir, new_root + "/box", ns.MS_NOSUID | ns.MS_NODEV, rw=True)
         os.makedirs(new_root + "/proc", exist_ok=True)
@@ -177,27 +177,36 @@ def _assemble(new_root: str, box_dir: str, rules: list[DirRule]) -> None:
         raise
 
 
+def per_run_mounts(new_root: str, per_run: list[DirRule],
+                   tmp_size: int | None) -> list[tuple[str, str, str, int, str]]:
+    """(source, target, fstype, flags, data) of what each run mounts fresh:
+    its tmpfs rules (/tmp), then its /proc. The C child mounts the same list."""
+    found = []
+    for rule in per_run:   # tmpfs rules only (PreparedRoot.per_run)
+        flags = ns.MS_NOSUID | ns.MS_NODEV | (ns.MS_NOEXEC if rule.noexec else 0)
+        size = f",size={tmp_size}" if tmp_size else ""
+        found.append(("tmpfs", new_root + rule.inside, "tmpfs", flags, "mode=1777" + size))
+    # hidepid=1: the program sees pid 1 listed but cannot read root's processes.
+    found.append(("proc", new_root + "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC,
+                  "hidepid=1"))
+    return found
+
+
 def enter_root(new_root: str, per_run: list[DirRule], tmp_size: int | None) -> None:
     """In the run's fresh mount (and PID) namespace: mount what must be new,
     pivot into the prepared root; cwd ends at /box."""
-    for rule in per_run:
-        _apply(new_root, rule, tmp_size)
-    # hidepid=1: the program sees pid 1 listed but cannot read root's processes.
-    ns.mount("proc", new_root + "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC,
-             "hidepid=1")
+    for source, target, fstype, flags, data in per_run_mounts(new_root, per_run, tmp_size):
+        ns.mount(source, target, fstype, flags, data)
     os.chdir(new_root)
     ns.pivot_root(".", ".")
     ns.umount(".", ns.MNT_DETACH)
     os.chdir("/box")
 
 
-def _apply(new_root: str, rule: DirRule, tmp_size: int | None) -> None:
+def _apply(new_root: str, rule: DirRule) -> None:
+    """A bind (or symlink) rule; tmpfs rules are each run's: per_run_mounts."""
     target = new_root + rule.inside
     flags = ns.MS_NOSUID | ns.MS_NODEV | (ns.MS_NOEXEC if rule.noexec else 0)
-    if rule.tmpfs:
-        size = f",size={tmp_size}" if tmp_size else ""
-        ns.mount("tmpfs", target, "tmpfs", flags, "mode=1777" + size)
-        return
     if os.path.islink(rule.host):
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.symlink(os.readlink(rule.host), target)

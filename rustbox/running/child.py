@@ -4,6 +4,15 @@ failure reaches the supervisor as (step, errno, detail) on the report pipe.
 
 The supervisor computes everything beforehand (`Prepared`) so the child
 only acts; it never returns: it execs, or reports and _exits.
+
+`start()` makes the child. The steps are done by the C extension
+(_child.c, built by pip from the package's source) in a child cloned with
+CLONE_VM: no copy of the interpreter is made, and nothing of Python runs
+between clone and execve. The same steps in Python (`program_main`, in a
+forked copy of the supervisor) run only where the extension is not built
+(`rustbox check-env` says so); both read the same plan (stdio_plan,
+mounts.per_run_mounts, rlimit_values, exec_candidates) and report the
+same records, so a verdict never depends on which one ran.
 """
 from __future__ import annotations
 
@@ -14,11 +23,19 @@ import time
 
 from .. import mounts, namespaces as ns
 from ..box import BoxDir
+from ..errors import SetupError
 from ..limits import Limits
 from ..request import DEFAULT_PATH, RunRequest
 from .bounds import KEYS_WAIT
 from .report import fail, report
-from .stdio import redirect_stdio
+from .stdio import redirect_stdio, stdio_plan
+
+try:
+    from . import _child as _c_child
+except ImportError:   # not built (a source tree without `pip install`): the Python steps
+    _c_child = None
+
+C_CHILD = _c_child is not None
 
 
 class Prepared:
@@ -31,6 +48,48 @@ class Prepared:
         self.filter, self.join_fds = filter, join_fds
         self.host_netns = host_netns        # fd of the host's netns to enter for --share-net
         self.signals = non_default_signals()  # for the child to put back to the default
+
+
+def start(box: BoxDir, request: RunRequest, prepared: Prepared, setup_w: int) -> int:
+    """Clone the run's child into a new mount namespace (the supervisor's
+    prepared root copied); its pid. OSError: the clone failed; SetupError:
+    the plan cannot be handed to the child (e.g. a NUL byte), as the child
+    would report it."""
+    if _c_child is None:
+        pid = ns.clone_process(ns.CLONE_NEWNS)
+        if pid == 0:
+            program_main(box, request, prepared, setup_w)  # never returns
+        return pid
+    return _c_child.spawn(*_plan(box, request, prepared, setup_w))
+
+
+def _plan(box: BoxDir, request: RunRequest, prepared: Prepared, setup_w: int) -> tuple:
+    """The arguments of _child.spawn: every step's data, as bytes and ints."""
+    def encoded(step: str, text: str) -> bytes:
+        if "\0" in text:
+            raise SetupError(step, 0, "embedded null byte")   # as os.execve/os.open say
+        return os.fsencode(text)
+
+    for key in prepared.env:
+        if not key or "=" in key[1:]:
+            raise SetupError("exec", 0, "illegal environment variable name")
+    new_root = str(box.mount_point)
+    stdio = tuple((kind, fd, encoded("stdio", path), flags, reading)
+                  for kind, fd, path, flags, reading in stdio_plan(request))
+    argv = [encoded("exec", arg) for arg in prepared.argv]
+    envp = [encoded("exec", f"{key}={value}") for key, value in prepared.env.items()]
+    candidates = [encoded("exec", path) for path in exec_candidates(prepared.argv[0],
+                                                                    prepared.env)]
+    mount_steps = [(os.fsencode(source), os.fsencode(target), fstype.encode(), flags, data.encode())
+                   for source, target, fstype, flags, data
+                   in mounts.per_run_mounts(new_root, prepared.per_run_rules, request.limits.mem)]
+    return (setup_w, list(prepared.signals),
+            -1 if prepared.host_netns is None else prepared.host_netns,
+            mount_steps, os.fsencode(new_root), rlimit_values(request.limits), _last_cap(),
+            box.uid, box.gid, f"{box.uid:5d}:".encode(), KEYS_WAIT, stdio,
+            None if prepared.filter is None else prepared.filter.bpf, list(prepared.join_fds),
+            argv, envp, candidates, ns.CLONE_NEWNS,
+            b"" if request.chdir is None else encoded("chdir", request.chdir))
 
 
 def program_main(box: BoxDir, request: RunRequest, prepared: Prepared, setup_w: int) -> None:
@@ -47,7 +106,8 @@ def program_main(box: BoxDir, request: RunRequest, prepared: Prepared, setup_w: 
         step = "mount"
         mounts.enter_root(str(box.mount_point), prepared.per_run_rules, request.limits.mem)
         step = "rlimits"
-        _set_rlimits(request.limits)
+        for which, value in rlimit_values(request.limits):
+            resource.setrlimit(which, (value, value))
         step = "capabilities"
         _drop_capabilities()
         step = "setuid"
@@ -60,7 +120,7 @@ def program_main(box: BoxDir, request: RunRequest, prepared: Prepared, setup_w: 
         # (Set after the uid change, which clears it.) A FIFO below may block
         # until the wall limit: should the supervisor die meanwhile, so do we.
         set_pdeathsig()
-        redirect_stdio(request, setup_w)
+        redirect_stdio(stdio_plan(request), setup_w)
         if request.chdir is not None:
             step = "chdir"   # after the redirections, as isolate: they stay relative to /box
             os.chdir(request.chdir)
@@ -82,28 +142,37 @@ def program_main(box: BoxDir, request: RunRequest, prepared: Prepared, setup_w: 
         fail(setup_w, step, exc)
 
 
-def _exec(argv: list[str], env: dict) -> None:
-    program = argv[0]
+def exec_candidates(program: str, env: dict) -> list[str]:
+    """Where execve tries `program`, in order: itself when it has a slash,
+    else each directory of the program's PATH."""
     if "/" in program:
-        os.execve(program, argv, env)
+        return [program]
+    return [os.path.join(directory or ".", program)
+            for directory in env.get("PATH", DEFAULT_PATH).split(":")]
+
+
+def _exec(argv: list[str], env: dict) -> None:
     last = None
-    for directory in env.get("PATH", DEFAULT_PATH).split(":"):
+    for path in exec_candidates(argv[0], env):
         try:
-            os.execve(os.path.join(directory or ".", program), argv, env)
+            os.execve(path, argv, env)
         except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
             last = exc
-    raise last or FileNotFoundError(2, "not found", program)
+    raise last
 
 
-def _set_rlimits(limits: Limits) -> None:
+def rlimit_values(limits: Limits) -> list[tuple[int, int]]:
+    """(resource, soft = hard value) the child sets; RLIM_INFINITY is -1.
+    The child's hard limits are ours (inherited): read here."""
     inf = resource.RLIM_INFINITY
+    found = []
 
     def lower(which, value):
-        # Hard limits can be lowered but not raised here (no CAP_SYS_RESOURCE).
+        # Hard limits can be lowered but not raised there (no CAP_SYS_RESOURCE).
         _, hard = resource.getrlimit(which)
         if hard != inf and (value == inf or value > hard):
             value = hard
-        resource.setrlimit(which, (value, value))
+        found.append((which, value))
 
     lower(resource.RLIMIT_CORE, 0)
     lower(resource.RLIMIT_FSIZE, inf if limits.fsize is None else limits.fsize)
@@ -117,6 +186,7 @@ def _set_rlimits(limits: Limits) -> None:
     if limits.cpu_kill_at is not None:
         # A backstop only: the supervisor stops the run long before this.
         lower(resource.RLIMIT_CPU, int(limits.cpu_kill_at) + 2)
+    return found
 
 
 def non_default_signals() -> list[int]:

@@ -10,7 +10,7 @@ import select
 import signal
 import time
 
-from .. import mounts, namespaces as ns
+from .. import mounts
 from ..box import BoxDir
 from ..cgroups import BoxCgroup
 from ..errors import RunEndError, RunStopped, RustboxError, SetupError, UsageError
@@ -19,7 +19,7 @@ from ..request import RunRequest
 from ..verdict import SG, Verdict, classify, sandbox_failure
 from .applied import AppliedLimits
 from .bounds import KILL_MIN, KILL_WITHIN, POLL_MAX, POLL_MIN
-from .child import Prepared, program_main
+from .child import Prepared, start as start_child
 from .pidns import PidNamespace, Program
 from .place import place_program, set_quota
 from .report import read_setup, setup_timeout
@@ -133,15 +133,14 @@ class Runner:
         try:
             # Net, IPC, UTS (SpareNamespaces) and PID are new already; the
             # mount namespace is a copy of the prepared root, made here.
-            pid = ns.clone_process(ns.CLONE_NEWNS)
-        except OSError as exc:
+            pid = start_child(self.box, request, prepared, setup_w)
+        except (OSError, SetupError) as exc:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
             os.close(setup_r)
             os.close(setup_w)
+            if isinstance(exc, SetupError):
+                raise
             raise SetupError("clone", exc.errno) from None
-        if pid == 0:
-            os.close(setup_r)
-            program_main(self.box, request, prepared, setup_w)  # never returns
         os.close(setup_w)
         hand_over_stdio(request)
         program = Program(pid)

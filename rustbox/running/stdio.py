@@ -24,24 +24,38 @@ def hand_over_stdio(request: RunRequest) -> None:
         request.stdio_fds = None
 
 
-def redirect_stdio(request: RunRequest, setup_w: int) -> None:
+# What becomes of each of fds 0-2 (stdio_plan): the C child reads the same plan.
+LEAVE, DUP, OPEN, DUP_STDOUT = 0, 1, 2, 3
+
+
+def stdio_plan(request: RunRequest) -> tuple:
+    """(kind, fd, path, flags, reading) for fds 0, 1 and 2, made by the
+    supervisor: kept (LEAVE), rustbox's own fd (DUP `fd`), a file opened as
+    the box uid (OPEN `path` with `flags`), or stdout again (DUP_STDOUT)."""
     def attach(path, target, flags):
         if path is None:
             if request.inherit_stdio:
                 if request.stdio_fds is not None and request.stdio_fds[target] is not None:
-                    os.dup2(request.stdio_fds[target], target)
-                return
+                    return (DUP, request.stdio_fds[target], "", 0, 0)
+                return (LEAVE, -1, "", 0, 0)
             path = "/dev/null"
-        fd = _open_stdio(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, setup_w)
-        os.dup2(fd, target)
-        os.close(fd)
+        flags |= os.O_NOFOLLOW | os.O_CLOEXEC
+        return (OPEN, -1, path, flags, int(flags & os.O_ACCMODE == os.O_RDONLY))
 
-    attach(request.stdin, 0, os.O_RDONLY)
-    attach(request.stdout, 1, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    if request.stderr_to_stdout:
-        os.dup2(1, 2)
-    else:
-        attach(request.stderr, 2, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    return (attach(request.stdin, 0, os.O_RDONLY),
+            attach(request.stdout, 1, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+            (DUP_STDOUT, 1, "", 0, 0) if request.stderr_to_stdout else
+            attach(request.stderr, 2, os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
+
+
+def redirect_stdio(plan: tuple, setup_w: int) -> None:
+    for target, (kind, fd, path, flags, _) in enumerate(plan):
+        if kind == DUP or kind == DUP_STDOUT:
+            os.dup2(fd, target)
+        elif kind == OPEN:
+            fd = _open_stdio(path, flags, setup_w)
+            os.dup2(fd, target)
+            os.close(fd)
 
 
 def _open_stdio(path: str, flags: int, setup_w: int) -> int:

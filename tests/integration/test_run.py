@@ -290,3 +290,14 @@ def test_a_cli_run_detects_the_hosts_cgroups_once(tmp_path):
             assert proc.stderr.strip().splitlines()[-1] == "mounts-read 1", proc.stderr
     finally:
         rustbox("cleanup", "--box-id", "540")
+
+
+def test_the_childs_steps_run_in_c_and_check_env_says_so():
+    """pip builds rustbox/running/_child.c: runs use it (no copy of the
+    interpreter), and check-env reports it. Not built here means the
+    install skipped the compiler or the Python headers (setup.sh)."""
+    from rustbox.running import child
+    assert child.C_CHILD, "rustbox/running/_child.c is not built: pip install -e . (gcc, python3-dev)"
+    proc = subprocess.run([*RUSTBOX, "check-env"], capture_output=True, text=True, timeout=60)
+    assert "C child" in proc.stdout + proc.stderr and "built: the child's steps run in C" in (
+        proc.stdout + proc.stderr)
