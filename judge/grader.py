@@ -38,7 +38,7 @@ from rustbox import BoxPool, Limits
 from rustbox.mounts import HOST_VISIBLE
 from rustbox.verdict import ML, OK, OL, RE, SG, TO, XX
 
-from . import reruns as near_limit, scoring
+from . import passes, reruns as near_limit, scoring
 from .build import (COMPILE_QUOTA, BuildResult, CompileLimits, Program, ValidatorCache,
                     _read_box_file, build, detect_language, source_files)
 from .errors import JudgeError, LanguageError, ProblemError, SandboxFailure, SubmissionError
@@ -89,6 +89,7 @@ class TestResult:
     status: str = ""                 # rustbox's status of the run
     wall_killed: bool = False        # TO by the wall clock, under the CPU limit
     runs: list | None = None         # every run, when near-limit re-runs added some
+    transcript: str | None = None    # an interactive test's failure: the end of its transcript
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "verdict": self.verdict, "cpu_time": round(self.cpu_time, 4),
@@ -97,6 +98,8 @@ class TestResult:
                "message": self.message, "reruns": len(self.runs) - 1 if self.runs else 0}
         if self.runs:
             out["runs"] = [near_limit.run_record(run) for run in self.runs]
+        if self.transcript:
+            out["transcript"] = self.transcript
         return out
 
 
@@ -190,10 +193,23 @@ def grading_budget(problem: Problem, time_limit: float,
         parts["validator builds"] = validators * compile_run
     parts["compile"] = compile_run
     test_run = Limits(time=time_limit, extra_time=reruns.extra_time(time_limit)).wall_kill_at
+    validator_run = Limits(time=limits.validation_time).wall_kill_at + RUN_MARGIN
+    if problem.modes:
+        # judge/passes.py: no re-runs; each test up to validation_passes
+        # passes, an interactive one a group of the submission and its
+        # interactor (ended by the submission's wall limit and the grace),
+        # a multi-pass one the submission then the validator.
+        count = limits.validation_passes if problem.multi_pass else 1
+        test_run = Limits(time=time_limit).wall_kill_at
+        if problem.interactive:
+            parts["tests"] = tests * count * (passes.pass_wall(test_run) + RUN_MARGIN)
+        else:
+            parts["tests"] = tests * count * (test_run + RUN_MARGIN)
+            parts["validation"] = tests * count * validator_run
+        return parts
     parts["tests"] = tests * (1 + reruns.extra) * (test_run + RUN_MARGIN)
     if validators:
-        parts["validation"] = tests * validators * (
-            Limits(time=limits.validation_time).wall_kill_at + RUN_MARGIN)
+        parts["validation"] = tests * validators * validator_run
     return parts
 
 
@@ -280,12 +296,15 @@ class Grader:
         with self._lock:
             if test.name in self._cut:
                 return None
-        with self._box() as box:
-            runs = [self._run_once(box, program, test, validate=True)]
-            while near_limit.wants_rerun(runs, self.reruns, self.time_limit):
-                decided = any(run.verdict not in (None, TLE) for run in runs)
-                runs.append(self._run_once(box, program, test, validate=not decided))
-        result = self._judged(runs)
+        if self.problem.modes:      # interactive, multi-pass (judge/passes.py)
+            result = self._run_passes(program, test)
+        else:
+            with self._box() as box:
+                runs = [self._run_once(box, program, test, validate=True)]
+                while near_limit.wants_rerun(runs, self.reruns, self.time_limit):
+                    decided = any(run.verdict not in (None, TLE) for run in runs)
+                    runs.append(self._run_once(box, program, test, validate=not decided))
+            result = self._judged(runs)
         result.message = self.scrub(result.message)
         if self.problem.scoring and result.score is None:
             result.score = scoring.test_score(test, result.verdict, None)
@@ -293,6 +312,23 @@ class Grader:
             with self._lock:
                 self._cut.update(t.name for t in scoring.cut_by_rejection(test))
         return result
+
+    def _run_passes(self, program: Program, test: TestCase) -> TestResult:
+        started = time.monotonic()
+        outcome = passes.run_passes(self, program, test)
+        result = TestResult(test.name, outcome.verdict, outcome.cpu_time, outcome.wall_time,
+                            outcome.memory_peak, message=outcome.message, run_started=started,
+                            run_ended=time.monotonic(), status=outcome.status,
+                            wall_killed=outcome.verdict == TLE and outcome.cpu_time < self.time_limit)
+        result.transcript = self.scrub(outcome.transcript) if outcome.transcript else None
+        if self.problem.scoring and outcome.verdict in (AC, WA):
+            result.score = scoring.test_score(test, outcome.verdict, outcome.score)
+        return result
+
+    def answer(self, test: TestCase) -> bytes:
+        if test.name not in self.answers:
+            self.answers[test.name] = test.answer.read_bytes()
+        return self.answers[test.name]
 
     @staticmethod
     def _judged(runs: list[TestResult]) -> TestResult:

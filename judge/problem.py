@@ -27,7 +27,10 @@ KNOWN_TYPES = ("pass-fail", "scoring", "multi-pass", "interactive", "submit-answ
 INCOMPATIBLE_TYPES = (("pass-fail", "scoring"), ("multi-pass", "submit-answer"),
                       ("interactive", "submit-answer"))
 # Kinds of problem this judge does not run (yet): refused in one line.
-UNSUPPORTED_TYPES = ("interactive", "multi-pass", "submit-answer")
+UNSUPPORTED_TYPES = ("submit-answer",)
+# How the submission and the output validator meet (judge/passes.py runs both).
+INTERACTIVE, MULTI_PASS = "interactive", "multi-pass"
+MAX_PASSES = 100
 VALIDATION_MODIFIERS = ("score", "interactive", "multi-pass")
 # The default grader's flags (scoring.py gives them meaning).
 GRADER_FLAGS = ("worst_error", "first_error", "always_accept", "sum", "avg", "min", "max",
@@ -77,6 +80,7 @@ class ProblemLimits:
     validation_time: float = 60.0
     validation_memory: int = 2048
     validation_output: int = 8
+    validation_passes: int = 2             # multi-pass: most passes of one test
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,15 @@ class Problem:
     languages: tuple[str, ...] | None = None   # problem.yaml languages (None: all)
     constants: dict = field(default_factory=dict)
     allow_file_writing: bool = False           # the submission may write in its working directory
+    modes: frozenset = frozenset()             # of INTERACTIVE, MULTI_PASS
+
+    @property
+    def interactive(self) -> bool:
+        return INTERACTIVE in self.modes
+
+    @property
+    def multi_pass(self) -> bool:
+        return MULTI_PASS in self.modes
 
     @property
     def scoring(self) -> bool:
@@ -298,8 +311,11 @@ def _limits(path: Path, data, legacy: bool = False, warnings: list | None = None
             number = _number(path, f"limits.{key}", value)
             values[key] = max(1, math.ceil(number))
         elif key == "validation_passes":
-            # Only multi-pass problems have passes, and those are refused.
-            _refuse_unsupported(path, "limits.validation_passes", ["multi-pass"])
+            # (Read whatever the type; only a multi-pass problem uses it.)
+            if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_PASSES:
+                raise ProblemError(path, f"limits.validation_passes: expected a whole number from 2 "
+                                         f"to {MAX_PASSES}, got {value!r}")
+            values[key] = value
         else:
             raise ProblemError(path, f"limits: unknown key {key!r}")
     return ProblemLimits(**values)
@@ -354,6 +370,23 @@ def _validation(path: Path, data: dict) -> str:
             raise ProblemError(path, f"validation: unknown word {word!r} in {raw!r} "
                                      f"(known: {', '.join(VALIDATION_MODIFIERS)})")
     return words[0]
+
+
+def _modes(path: Path, data: dict, validation: str) -> frozenset:
+    """interactive and multi-pass, from `type` (2023-07 and later) or the
+    legacy `validation` words; either needs a custom output validator."""
+    words = []
+    raw = data.get("type")
+    if isinstance(raw, str):
+        words += raw.split()
+    elif isinstance(raw, list):
+        words += [w for kind in raw if isinstance(kind, str) for w in kind.split()]
+    words += str(data.get("validation") or "").split()[1:]
+    modes = frozenset(w for w in words if w in (INTERACTIVE, MULTI_PASS))
+    if modes and validation == "default":
+        raise ProblemError(path, f"validation: {' '.join(sorted(modes))} needs a custom output validator "
+                                 "(validation: custom ...)")
+    return modes
 
 
 def _name(data: dict, fallback: str) -> str:
@@ -628,6 +661,7 @@ def load_problem(path: Path | str, samples_only_ok: bool = False) -> Problem:
     # refused as such whatever else is wrong with it.
     kind = _problem_type(yaml_path, data)
     validation = _validation(yaml_path, data)
+    modes = _modes(yaml_path, data, validation)
     version = str(data.get("problem_format_version", LEGACY))
     if version not in KNOWN_VERSIONS:
         raise ProblemError(yaml_path, f"problem_format_version: unknown version {version!r}")
@@ -670,7 +704,11 @@ def load_problem(path: Path | str, samples_only_ok: bool = False) -> Problem:
     problem = Problem(path=path, short_name=path.resolve().name, name=_name(data, path.resolve().name),
                       format_version=version, type=kind, limits=limits, validator_flags=flags,
                       custom_validators=validators, root=root, warnings=warnings, languages=languages,
-                      constants=constants, allow_file_writing=data.get("allow_file_writing", False))
+                      constants=constants, allow_file_writing=data.get("allow_file_writing", False),
+                      modes=modes)
+    if modes and len(validators) != 1:
+        raise ProblemError(path / "output_validators", f"a {' '.join(sorted(modes))} problem needs "
+                                                       f"exactly one output validator, found {len(validators)}")
     if not any(t.name.startswith("secret/") for t in problem.tests()):
         what = "no test cases (.in/.ans pairs)" if (data_dir / "secret").is_dir() else \
             "missing (the secret test data)"

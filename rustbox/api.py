@@ -355,6 +355,13 @@ class BoxPool:
         connected.py) on as many boxes of the pool as it has programs."""
         return _run_connected(self, None, group)
 
+    @contextmanager
+    def borrow(self, count: int):
+        """`count` boxes at once, for a caller that prepares them itself
+        before connected.run_group (a judge's interactor and submission)."""
+        with self._borrow_many(None, count) as boxes:
+            yield boxes
+
     def _check_open(self, loan: "BoxLoan | None") -> None:
         if self._closed:
             raise RunStopped(f"the box pool is closed: {self._closed}")
@@ -432,6 +439,11 @@ class BoxLoan:
 
     def run_connected(self, group) -> "ConnectedResult":
         return _run_connected(self.pool, self, group)
+
+    @contextmanager
+    def borrow(self, count: int):
+        with self.pool._borrow_many(self, count) as boxes:
+            yield boxes
 
     def revoke(self, reason: str) -> list[int]:
         """Take every box back now; returns the ids of those that were held."""

@@ -223,6 +223,13 @@ class Transcript:
         self.chunks: list[Chunk] = []
         self.totals = {name: 0 for name in pipes}
         self.truncated = False
+        # The relay's poll rounds: pipe -> the first round that found its
+        # writer gone (POLLHUP: it closed it, by exiting most often), and
+        # the last round that found it still there. One thread watched
+        # both, so "A gone in a round no later than one that saw B still
+        # there" means A closed first (ConnectedResult.closed_first).
+        self.closed_round: dict[str, int] = {}
+        self.open_round: dict[str, int] = {}
 
     def record(self, pipe: str, when: float, data: bytes) -> None:
         offset = self.totals[pipe]
@@ -308,6 +315,21 @@ class ConnectedResult:
     def ended_first(self, name: str) -> bool:
         """Whether program `name` ended before every other program of the group."""
         return all(end is not None for end in self._ended) and self.end_order[0] == name
+
+    def closed_first(self, pipe: str, other: str) -> bool | None:
+        """With a transcript: whether the writer of `pipe` closed it before
+        `other`'s writer closed that (a program's stdout closes when it
+        exits, unless it closed it earlier), as the one relay thread saw
+        it: certain, unlike end_order. None when it cannot tell (both gone
+        by the same look, or the relay was not watching)."""
+        if self.transcript is None:
+            return None
+        closed, still_open = self.transcript.closed_round, self.transcript.open_round
+        if pipe in closed and still_open.get(other, 0) >= closed[pipe]:
+            return True
+        if other in closed and still_open.get(pipe, 0) >= closed[other]:
+            return False
+        return None
 
 
 # -- running a group -----------------------------------------------------------
@@ -441,10 +463,14 @@ class _Relay(threading.Thread):
             poller.register(link.write_fd, 0)
             owners[link.read_fd] = owners[link.write_fd] = link
         live = set(self.links)
+        rounds = 0
         while live:
             if self._stop_at is not None and time.monotonic() >= self._stop_at:
                 return
-            for fd, events in poller.poll(self.POLL * 1000):
+            rounds += 1
+            ready = poller.poll(self.POLL * 1000)
+            self._watch_writers(ready, rounds)
+            for fd, events in ready:
                 link = owners.get(fd)
                 if link is None or link not in live:
                     continue
@@ -473,6 +499,17 @@ class _Relay(threading.Thread):
                 link.pending = data
                 poller.unregister(link.read_fd)   # one read's worth at a time
                 self._flush(link, poller, live)
+
+    def _watch_writers(self, ready: list, rounds: int) -> None:
+        hung_up = {fd for fd, events in ready if events & select.POLLHUP}
+        with self._lock:
+            for link in self.links:
+                if link.eof or link.pending:   # its read end is not being polled
+                    continue
+                if link.read_fd in hung_up:
+                    self.transcript.closed_round.setdefault(link.name, rounds)
+                elif link.name not in self.transcript.closed_round:
+                    self.transcript.open_round[link.name] = rounds
 
     def _flush(self, link: _Link, poller, live: set) -> None:
         try:

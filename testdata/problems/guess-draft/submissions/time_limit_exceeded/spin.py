@@ -1,0 +1,4 @@
+# Thinks for ever before its first guess.
+x = 0
+while True:
+    x += 1
