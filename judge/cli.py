@@ -255,6 +255,10 @@ def run(problem_dir, submission, language, time_limit, as_json, show_all, boxes,
     shown = result["tests"] if show_all else failing
     if shown:
         console.print(_test_table(result, shown, "" if show_all else "failing tests"))
+    for test in result["tests"]:
+        if test.get("transcript"):   # a failed interactive test: how the exchange ended
+            console.print(f"transcript of {test['name']} (its end):", markup=False)
+            console.print(test["transcript"], markup=False, soft_wrap=True, highlight=False)
     for line in _summary(result):
         console.print(line, soft_wrap=True)
 
@@ -351,6 +355,10 @@ def verify(problem_dir, time_limit, boxes, languages_file, as_json, python3):
                 f"{bad['name']}: {bad['message']}" if bad else "")
             if detail:
                 console.print(f"      {detail[:300]}", markup=False, soft_wrap=True)
+            if bad and bad.get("transcript"):
+                console.print(f"      transcript of {bad['name']} (its end):", markup=False)
+                for line in bad["transcript"].splitlines()[-12:]:
+                    console.print(f"        {line}", markup=False, soft_wrap=True, highlight=False)
 
     pool = _pool(boxes)
     try:

@@ -195,12 +195,12 @@ def grading_budget(problem: Problem, time_limit: float,
     test_run = Limits(time=time_limit, extra_time=reruns.extra_time(time_limit)).wall_kill_at
     validator_run = Limits(time=limits.validation_time).wall_kill_at + RUN_MARGIN
     if problem.modes:
-        # judge/passes.py: no re-runs; each test up to validation_passes
+        # judge/passes.py: no re-runs (the band's extra time still applies);
+        # each test up to validation_passes
         # passes, an interactive one a group of the submission and its
         # interactor (ended by the submission's wall limit and the grace),
         # a multi-pass one the submission then the validator.
         count = limits.validation_passes if problem.multi_pass else 1
-        test_run = Limits(time=time_limit).wall_kill_at
         if problem.interactive:
             parts["tests"] = tests * count * (passes.pass_wall(test_run) + RUN_MARGIN)
         else:

@@ -152,11 +152,29 @@ def test_draft_format(tmp_path):
     assert test.validator_args == ("case_sensitive",)   # inherited key by key in the draft
 
 
-def test_unsupported_types_are_refused(tmp_path):
-    with pytest.raises(ProblemError, match="interactive"):
-        load_problem(package(tmp_path, yaml="problem_format_version: 2023-07-draft\ntype: interactive\n"))
-    with pytest.raises(ProblemError, match="interactive"):
-        load_problem(package(tmp_path / "b", yaml="validation: custom interactive\n"))
+def test_interactive_and_multi_pass_in_every_spelling(tmp_path):
+    validator = {"output_validators/v/v.py": ""}
+    cases = [("validation: custom interactive\n", {"interactive"}),
+             ("validation: custom multi-pass\nlimits:\n  validation_passes: 26\n", {"multi-pass"}),
+             ("validation: custom interactive multi-pass\n", {"interactive", "multi-pass"}),
+             ("validation: custom score multi-pass\n", {"multi-pass"}),
+             ("problem_format_version: 2023-07-draft\ntype: interactive\n", {"interactive"}),
+             ("problem_format_version: 2023-07-draft\ntype: [scoring, multi-pass]\n", {"multi-pass"}),
+             ("problem_format_version: 2025-09\ntype:\n  - interactive\n  - multi-pass\n",
+              {"interactive", "multi-pass"}),
+             ("validation: custom\n", set())]
+    for number, (yaml, modes) in enumerate(cases):
+        problem = load_problem(package(tmp_path / str(number), validator, yaml=yaml))
+        assert problem.modes == modes, yaml
+    assert load_problem(package(tmp_path / "p", validator, yaml=cases[1][0])).limits.validation_passes == 26
+    assert load_problem(package(tmp_path / "q", validator, yaml=cases[0][0])).limits.validation_passes == 2
+    with pytest.raises(ProblemError, match="needs a custom output validator"):
+        load_problem(package(tmp_path / "d", yaml="validation: default interactive\n"))
+    with pytest.raises(ProblemError, match="exactly one output validator, found 0"):
+        load_problem(package(tmp_path / "n", yaml="problem_format_version: 2023-07-draft\ntype: interactive\n"))
+    with pytest.raises(ProblemError, match="validation_passes: expected a whole number"):
+        load_problem(package(tmp_path / "m", validator, yaml="validation: custom multi-pass\n"
+                                                              "limits:\n  validation_passes: 1\n"))
 
 
 def test_output_validators(tmp_path):

@@ -54,28 +54,18 @@ def test_ignore_sample_ignores_the_samples_by_name(tmp_path):
     assert result["verdict"] == "AC" and result["score"] == 100
 
 
-@pytest.mark.parametrize("yaml, what", [
-    ("validation: custom multi-pass\nlimits:\n  validation_passes: 26\n", "multi-pass"),
-    ("validation: custom interactive\n", "interactive"),
-    ("validation: custom interactive score\n", "interactive"),
-    ("validation: custom score multi-pass\n", "multi-pass"),
-    ("limits:\n  validation_passes: 3\n", "multi-pass"),
-    ("problem_format_version: 2023-07-draft\ntype: interactive\n", "interactive"),
-    ("problem_format_version: 2023-07-draft\ntype: [scoring, multi-pass]\n", "multi-pass"),
-    ("problem_format_version: 2025-09\ntype: pass-fail interactive\n", "interactive"),
-    ("problem_format_version: 2025-09\ntype:\n  - interactive\n  - multi-pass\n", "interactive and multi-pass"),
-    ("problem_format_version: 2025-09\ntype: submit-answer\n", "submit-answer"),
-])
-def test_interactive_and_multi_pass_are_refused_in_every_spelling(tmp_path, yaml, what):
-    # A multi-pass validator run once used to count its first pass's 42 as AC.
-    problem = make_package(tmp_path / "p", {"problem.yaml": "name: T\n" + yaml, **echo_tests(1),
+def test_submit_answer_is_refused(tmp_path):
+    # Interactive and multi-pass problems are judged now (tests/judge/test_interactive.py);
+    # submit-answer still is not, and is refused rather than judged as an ordinary problem.
+    problem = make_package(tmp_path / "p", {"problem.yaml": "name: T\nproblem_format_version: 2025-09\n"
+                                                            "type: submit-answer\n", **echo_tests(1),
                                             "output_validators/v/v.py": "import sys; sys.exit(42)\n",
                                             "submissions/wrong_answer/w.py": WRONG_PY})
     for args in (["verify", str(problem)], ["run", str(problem), str(problem / "submissions/wrong_answer/w.py")]):
         result = invoke(*args, *BOXES)
         assert result.exit_code == 2, result.output
         assert result.output.count("\n") == 1, result.output
-        assert f"{what} problems are not supported by this judge yet" in result.output
+        assert "submit-answer problems are not supported by this judge yet" in result.output
 
 
 def test_unknown_validation_words_are_refused(tmp_path):
