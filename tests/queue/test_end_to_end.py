@@ -28,7 +28,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="boxes need root")
 PROBLEMS = REPO / "testdata" / "problems"
 CASES = [("aplusb", "accepted/sum.py"), ("aplusb", "wrong_answer/int32.cpp"),
          ("aplusb", "time_limit_exceeded/spin.c"), ("aplusb", "run_time_error/null.js"),
-         ("hypot", "accepted/hypot.cpp"), ("primecount", "partially_accepted/trial_division.py")]
+         ("hypot", "accepted/hypot.cpp"), ("primecount", "wrong_answer/off_by_one.c")]
+# Not primecount's partially_accepted/trial_division.py: which of its tests pass
+# is decided by the clock, and two gradings on a loaded host disagree on some.
 DIRECT_BOXES, WORKER_BOXES = [828, 829], "824-825"
 # reruns and runs depend on the timing too: a test near the limit runs again in one
 # grading and not in another (judge/reruns.py).
