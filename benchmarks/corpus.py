@@ -23,7 +23,7 @@ overall figure is the share of them that got what their folder promises,
 and the count of wrong_answer/ submissions judged AC (which must be 0).
 
     .venv/bin/python benchmarks/corpus.py CORPUS [--boxes 975-978] [--only NAME]
-                     [--results DIR] [--again] [--timeout 1800] [--markdown]
+                     [--results DIR] [--again] [--timeout 1800] [--markdown] [--recheck]
 """
 from __future__ import annotations
 
@@ -68,6 +68,29 @@ def run_one(package: Path, out: Path, boxes: str, timeout: float) -> dict:
             pass
     out.write_text(json.dumps(record))
     return record
+
+
+def recheck(record: dict) -> None:
+    """Check the stored results again with this judge's expectations (after
+    a change to judge/expectations.py, without grading anything again)."""
+    from judge.expectations import plan
+    from judge.problem import load_problem
+    from judge.verify import submissions_to_check
+    try:
+        problem = load_problem(record["package"], samples_only_ok=True)
+        promised = plan(problem, submissions_to_check(problem))
+    except Exception:                                 # the package's own refusal stands
+        return
+    for line in record["lines"]:
+        if "submission" not in line or line.get("skipped") or line.get("not_checked"):
+            continue
+        entry = Path(line["submission"])
+        expectations = promised.get((entry.parent.name, entry))
+        if expectations is None:
+            continue
+        findings = expectations.check(line["result"])
+        line["findings"] = [{"ok": f.ok, "text": f.text} for f in findings]
+        line["ok"] = not any(not f.ok for f in findings)
 
 
 def summarise(record: dict) -> dict:
@@ -124,6 +147,8 @@ def main() -> int:
     parser.add_argument("--again", action="store_true", help="verify packages already in --results again")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per package")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--recheck", action="store_true",
+                        help="check stored results again with the current expectations (no grading)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("corpus: needs root (judge verify runs boxes)", file=sys.stderr)
@@ -138,6 +163,8 @@ def main() -> int:
         out = results / (rel.replace("/", "__") + ".json")
         if out.exists() and not args.again:
             record = json.loads(out.read_text())
+            if args.recheck:
+                recheck(record)
         else:
             print(f"verifying {rel} ...", file=sys.stderr, flush=True)
             record = run_one(package, out, args.boxes, args.timeout)

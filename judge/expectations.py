@@ -131,6 +131,7 @@ class ScoreIs:
 
     score: float
     source: str
+    problem: object = None                    # for DOMjudge's reading of the groups
     label = "score"
 
     def check(self, result: dict) -> list[Finding]:
@@ -143,6 +144,11 @@ class ScoreIs:
                 # ignore_sample; DOMjudge (like the 2023-07 format) does not.
                 return [Finding(True, f"{self.source}: score {self.score:g} without the samples "
                                       f"(DOMjudge does not score them; the legacy format does: {score:g})")]
+            theirs = domjudge_score(self.problem, result) if self.problem is not None else None
+            if theirs is not None and self._same(theirs):
+                return [Finding(True, f"{self.source}: score {self.score:g} as DOMjudge reads the groups "
+                                      f"(samples unscored, a group of test cases worth its accept_score "
+                                      f"only when all pass); the format's sum is {score:g}")]
         if score is None or not self._same(score):
             return [Finding(False, f"{self.source}: expected score {self.score:g}, got "
                                    f"{'none' if score is None else f'{score:g}'}")]
@@ -150,6 +156,32 @@ class ScoreIs:
 
     def _same(self, score: float) -> bool:
         return abs(score - self.score) <= 1e-6 * max(1.0, abs(self.score))
+
+
+def domjudge_score(problem, result: dict) -> float | None:
+    """The score DOMjudge gives a legacy scoring package (its example
+    scoring problems say so): samples are not scored; a group of test cases
+    scores its tests' minimum (accept_score once, when every test passes);
+    a group of groups aggregates them by its grader_flags (sum, avg, min, max)."""
+    from .problem import TestCase
+    from .scoring import GraderMode
+    scores = {t["name"]: t.get("score") or 0.0 for t in result["tests"]}
+
+    def of(group) -> float:
+        tests = [c for c in group.children if isinstance(c, TestCase)]
+        groups = [c for c in group.children if not isinstance(c, TestCase) and c.name != "sample"]
+        if tests and not groups:
+            return min(scores.get(t.name, 0.0) for t in tests)
+        values = [of(g) for g in groups] + [scores.get(t.name, 0.0) for t in tests]
+        if not values:
+            return 0.0
+        mode = GraderMode.from_flags(group.settings.grader_flags).score
+        return {"sum": sum, "min": min, "max": max,
+                "avg": lambda v: sum(v) / len(v)}.get(mode, sum)(values)
+    try:
+        return of(problem.root)
+    except (AttributeError, ValueError):
+        return None
 
 
 @dataclass
@@ -381,7 +413,7 @@ def rules_from(path: Path, pattern: str, body: dict) -> list[TestRule]:
     return rules
 
 
-def domjudge_tags(source: Path) -> tuple[list, list[str]]:
+def domjudge_tags(source: Path, problem=None) -> tuple[list, list[str]]:
     """(@EXPECTED_RESULTS@ / @EXPECTED_SCORE@ expectations, notes) of a source file or directory."""
     files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else [source]
     results, scores = [], []
@@ -411,7 +443,7 @@ def domjudge_tags(source: Path) -> tuple[list, list[str]]:
     if len(scores) == 1:
         name, text = scores[0]
         try:
-            rules.append(ScoreIs(float(text.strip().rstrip("*/ -")), f"@EXPECTED_SCORE@ in {name}"))
+            rules.append(ScoreIs(float(text.strip().rstrip("*/ -")), f"@EXPECTED_SCORE@ in {name}", problem))
         except ValueError:
             notes.append(f"@EXPECTED_SCORE@: {text.strip()!r} is not a number: not checked")
     elif len(scores) > 1:
@@ -431,7 +463,7 @@ def expectations_for(problem, directory: str, entry: Path, yaml: SubmissionsYaml
     """Everything the package promises about submissions/<directory>/<entry>."""
     relative = f"{directory}/{entry.name}"
     result = Expectations()
-    tags, result.notes = domjudge_tags(entry)
+    tags, result.notes = domjudge_tags(entry, problem)
     override = yaml.directory_override(directory) if yaml else None
     modern = problem.format_version == VERSION_2025_09 or directory in NEWER_DIRECTORIES
     if tags and any(isinstance(t, FinalVerdict) for t in tags):

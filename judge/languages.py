@@ -185,8 +185,14 @@ class LanguageTable:
     @staticmethod
     def missing_tool(lang: Language) -> str | None:
         """The compiler or interpreter of `lang` that is not on this machine, if any."""
+        # A tool inside a directory the language mounts (rustc at /opt/rust)
+        # is the probe's business, not a host path.
+        mounted = [rule.split(":")[1] for rule in (*lang.compile_dirs, *lang.run_dirs)
+                   if rule.count(":") >= 1 and rule.split(":")[1].startswith("/")]
         for argv in (lang.compile, lang.run):
-            if argv and argv[0].startswith("/") and "{" not in argv[0] and not os.access(argv[0], os.X_OK):
+            if (argv and argv[0].startswith("/") and "{" not in argv[0]
+                    and not any(argv[0].startswith(m.rstrip("/") + "/") for m in mounted)
+                    and not os.access(argv[0], os.X_OK)):
                 return argv[0]
         return None
 

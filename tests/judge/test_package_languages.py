@@ -374,3 +374,26 @@ def test_a_language_whose_toolchain_is_missing_is_skipped_with_the_reason(tmp_pa
     assert any(l.split()[:2] == ["ok", "accepted/echo.py"] for l in lines)
     if not shutil.which("python2"):
         assert any(l.split()[:2] == ["skipped", "accepted/old.py"] for l in lines), out.output
+
+
+def test_domjudge_expected_score_as_domjudge_reads_the_groups(tmp_path):
+    """DOMjudge's example scoring problems: a group of test cases is worth
+    its accept_score once, only when every test passes; the format sums the
+    tests. @EXPECTED_SCORE@ in DOMjudge's reading holds, with the note."""
+    problem = make_package(tmp_path / "p", {
+        "problem.yaml": "name: T\ntype: scoring\nlimits:\n  time_limit: 1\n",
+        "data/testdata.yaml": "on_reject: continue\n",
+        "data/secret/testdata.yaml": "on_reject: continue\ngrader_flags: sum\n",
+        "data/secret/a/testdata.yaml": "accept_score: 10\n", "data/secret/b/testdata.yaml": "accept_score: 20\n",
+        "data/secret/a/1.in": "1\n", "data/secret/a/1.ans": "1\n",
+        "data/secret/a/2.in": "2\n", "data/secret/a/2.ans": "2\n",
+        "data/secret/b/3.in": "3\n", "data/secret/b/3.ans": "3\n",
+        "data/secret/b/4.in": "4\n", "data/secret/b/4.ans": "4\n",
+        "submissions/partial/most.py": "# @EXPECTED_SCORE@: 10\nn = int(input())\nprint(n if n != 4 else -1)\n",
+        "submissions/partial/lies.py": "# @EXPECTED_SCORE@: 25\nn = int(input())\nprint(n if n != 4 else -1)\n"})
+    out = invoke("verify", str(problem), *BOXES).output
+    lines = out.splitlines()
+    most = next(i for i, l in enumerate(lines) if "partial/most.py" in l)
+    assert lines[most].split()[0] == "ok", out
+    assert "as DOMjudge reads the groups" in lines[most + 1] and "the format's sum is 40" in lines[most + 1]
+    assert any("partial/lies.py" in l and l.split()[0] == "MISMATCH" for l in lines), out
