@@ -53,6 +53,9 @@ def test_isolate_units_and_defaults():
     assert r["wall_time"] == command.NO_WALL_LIMIT           # no wall limit unless given
     assert r["open_files"] == 1024 and "processes" not in r   # isolate's 1024; one process
     assert request("-w", "3")["wall_time"] == 3.0
+    # -x is isolate's kill point, not a grace added to -t
+    assert "extra_time" not in request("-t", "5", "-x", "1")
+    assert request("-t", "1", "-x", "1.5")["extra_time"] == 0.5
     assert request("-p")["processes"] == "unlimited" and request("-p0")["processes"] == "unlimited"
     assert request("--processes=7")["processes"] == 7
     assert "time" not in request("-t", "0")          # isolate: 0 is no limit

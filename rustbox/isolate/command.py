@@ -135,7 +135,9 @@ def _request_options(values: dict, env_rules: list, dir_rules: list, stderr: tup
     request["time"] = time
     # rustbox's own default is 2*time+1; isolate has no wall limit unless given.
     request["wall_time"] = wall if wall is not None else (NO_WALL_LIMIT if time else None)
-    request["extra_time"] = extra
+    # isolate's -x is a point in CPU time since the start (the kill comes when
+    # the time passes both -t and -x), rustbox's --extra-time a grace after --time.
+    request["extra_time"] = (extra - time if time and extra and extra > time else None)
     # -m: each process's address space (RLIMIT_AS), as isolate; --cg-mem: the box's cgroup.
     request["address_space"] = _kib(values, "mem", "--mem")
     request["mem"] = _kib(values, "cg_mem", "--cg-mem")

@@ -70,7 +70,9 @@ OPTIONS = (
     Option("t", "time", REQUIRED, SUPPORTED, "CPU seconds of the whole box (cgroup), "
            "also without --cg"),
     Option("w", "wall-time", REQUIRED, SUPPORTED, "no wall limit unless given"),
-    Option("x", "extra-time", REQUIRED, SUPPORTED, ""),
+    Option("x", "extra-time", REQUIRED, SUPPORTED,
+           "as isolate's: the kill comes once the CPU time passes both -t and -x "
+           "(`-t 5 -x 1` kills at 5 s); the wall limit gets the same grace"),
     Option("k", "stack", REQUIRED, SUPPORTED, "KiB"),
     Option("n", "open-files", REQUIRED, SUPPORTED,
            "default 1024; 0: as many as the host's hard limit allows"),

@@ -128,6 +128,8 @@ def program_main(box: BoxDir, request: RunRequest, prepared: Prepared, setup_w: 
         _no_new_privs()
         step = "fds"
         ns.cloexec_from(3)  # no supervisor fd survives the exec
+        step = "rlimits"
+        _set_late_rlimits(request.limits)
         if prepared.filter is not None:
             step = "seccomp"
             prepared.filter.load()
@@ -177,16 +179,31 @@ def rlimit_values(limits: Limits) -> list[tuple[int, int]]:
     lower(resource.RLIMIT_CORE, 0)
     lower(resource.RLIMIT_FSIZE, inf if limits.fsize is None else limits.fsize)
     lower(resource.RLIMIT_STACK, inf if limits.stack is None else limits.stack)
-    lower(resource.RLIMIT_NOFILE, limits.open_files)
-    # Virtual memory per process: an allocation past it fails at once (malloc
-    # returns NULL, new throws) instead of touching pages up to the cgroup's
-    # limit; what judges give native code so a memory hog is a runtime error.
-    lower(resource.RLIMIT_AS, inf if limits.address_space is None else limits.address_space)
     lower(resource.RLIMIT_MEMLOCK, 0)
     if limits.cpu_kill_at is not None:
         # A backstop only: the supervisor stops the run long before this.
         lower(resource.RLIMIT_CPU, int(limits.cpu_kill_at) + 2)
     return found
+
+
+def _set_late_rlimits(limits: Limits) -> None:
+    """The limits the set-up itself would trip over (it opens files: the
+    keyrings, the stdio files; it allocates: Python), set once it is done."""
+    _lower(resource.RLIMIT_NOFILE, limits.open_files)
+    # Virtual memory per process: an allocation past it fails at once (malloc
+    # returns NULL, new throws) instead of touching pages up to the cgroup's
+    # limit; what judges give native code so a memory hog is a runtime error.
+    _lower(resource.RLIMIT_AS, resource.RLIM_INFINITY if limits.address_space is None
+           else limits.address_space)
+
+
+def _lower(which, value):
+    # Hard limits can be lowered but not raised here (no CAP_SYS_RESOURCE).
+    inf = resource.RLIM_INFINITY
+    _, hard = resource.getrlimit(which)
+    if hard != inf and (value == inf or value > hard):
+        value = hard
+    resource.setrlimit(which, (value, value))
 
 
 def non_default_signals() -> list[int]:

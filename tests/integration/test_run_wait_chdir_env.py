@@ -59,3 +59,12 @@ def test_output_to_an_inherited_file_is_not_overwritten_by_the_next_command(tmp_
     subprocess.run(["/bin/sh", "-c", f"({isolate} /bin/echo first; {isolate} /bin/echo 2nd; "
                     f"echo shell) > {out}"], check=True)
     assert out.read_text() == "first\n2nd\nshell\n"
+
+
+def test_few_open_files_limit_the_program_not_the_set_up():
+    """--open-files 5 (isolate's -n 5) used to fail the set-up itself (XX
+    'keyrings failed: Too many open files'): it is set once the set-up is done."""
+    result = rustbox("run", "--box-id", BOX, "--open-files", "5", "--", "/usr/bin/python3", "-c",
+                     "import os\nfor _ in range(10): os.open('/dev/null', 0)")
+    assert result.verdict["status"] == "RE", result.verdict
+    assert b"Too many open files" in result.stderr
