@@ -118,8 +118,9 @@ OPTIONS = (
            "a box keeps no symlink, FIFO, socket or device a run made (as isolate's default): "
            "the caller reads the box as root"),
     Option(None, "syscalls", REQUIRED, DIFFERENT,
-           "accepted; rustbox's seccomp policy (`default`) blocks keyctl, io_uring, vsock "
-           "and non-native calls always"),
+           "accepted and ignored: rustbox's `default` seccomp policy always blocks keyctl, "
+           "io_uring and non-native calls (isolate's flags 1, 8, 16); AF_VSOCK sockets and "
+           "file locks (flags 2, 4) are not blocked"),
     Option(None, "as-uid", REQUIRED, NOT_SUPPORTED,
            "rustbox-isolate runs as root (it is not setuid); the box belongs to the box uid"),
     Option(None, "as-gid", REQUIRED, NOT_SUPPORTED,
