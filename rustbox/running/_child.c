@@ -349,9 +349,11 @@ static int child_main(void *arg)
     CHECK(SC2(SYS_umount2, ".", MNT_DETACH_), "mount", "umount .");
     CHECK(SC1(SYS_chdir, "/box"), "mount", "/box");
 
-    for (int i = 0; i < p->nrlimits; i++) {
-        uint64_t both[2] = {p->rlimits[i].value, p->rlimits[i].value};
-        CHECK(SC4(SYS_prlimit64, 0, p->rlimits[i].resource, both, NULL), "rlimits", "");
+    /* The early limits: those before the marker (resource -1). */
+    int late = 0;
+    for (; late < p->nrlimits && p->rlimits[late].resource != -1; late++) {
+        uint64_t both[2] = {p->rlimits[late].value, p->rlimits[late].value};
+        CHECK(SC4(SYS_prlimit64, 0, p->rlimits[late].resource, both, NULL), "rlimits", "");
     }
 
     for (int cap = 0; cap <= p->last_cap; cap++)
@@ -373,6 +375,12 @@ static int child_main(void *arg)
         CHECK(SC1(SYS_chdir, p->chdir), "chdir", p->chdir);
     CHECK(SC5(SYS_prctl, PR_SET_NO_NEW_PRIVS_, 1, 0, 0, 0), "no_new_privs", "");
     CHECK(SC3(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC_), "fds", "close_range");
+    /* The late limits (open files, address space): the set-up above would
+     * trip over them; after the marker. */
+    for (int i = late + 1; i < p->nrlimits; i++) {
+        uint64_t both[2] = {p->rlimits[i].value, p->rlimits[i].value};
+        CHECK(SC4(SYS_prlimit64, 0, p->rlimits[i].resource, both, NULL), "rlimits", "");
+    }
     if (p->filter.len)
         CHECK(SC3(SYS_seccomp, SECCOMP_SET_MODE_FILTER_, 0, &p->filter), "seccomp",
               "seccomp(SET_MODE_FILTER)");
@@ -458,7 +466,8 @@ static size_t list_bytes(PyObject *list)
  *       uid, gid, key_prefix, keys_wait, stdio, bpf, join_fds, argv, envp,
  *       candidates, clone_flags, chdir) -> pid
  *   mounts: [(source, target, fstype, flags, data)] (bytes; source/data may be b"")
- *   rlimits: [(resource, value)] (value -1: unlimited)
+ *   rlimits: [(resource, value)] (value -1: unlimited); the early ones, then
+ *            (-1, 0), then those set after the set-up (open files, address space)
  *   stdio: 3 x (kind, fd, path bytes, flags, reading)
  */
 static PyObject *spawn(PyObject *self, PyObject *args)

@@ -85,7 +85,9 @@ def _plan(box: BoxDir, request: RunRequest, prepared: Prepared, setup_w: int) ->
                    in mounts.per_run_mounts(new_root, prepared.per_run_rules, request.limits.mem)]
     return (setup_w, list(prepared.signals),
             -1 if prepared.host_netns is None else prepared.host_netns,
-            mount_steps, os.fsencode(new_root), rlimit_values(request.limits), _last_cap(),
+            mount_steps, os.fsencode(new_root),
+            rlimit_values(request.limits) + [LATE_MARKER] + late_rlimit_values(request.limits),
+            _last_cap(),
             box.uid, box.gid, f"{box.uid:5d}:".encode(), KEYS_WAIT, stdio,
             None if prepared.filter is None else prepared.filter.bpf, list(prepared.join_fds),
             argv, envp, candidates, ns.CLONE_NEWNS,
@@ -163,47 +165,50 @@ def _exec(argv: list[str], env: dict) -> None:
     raise last
 
 
-def rlimit_values(limits: Limits) -> list[tuple[int, int]]:
-    """(resource, soft = hard value) the child sets; RLIM_INFINITY is -1.
-    The child's hard limits are ours (inherited): read here."""
-    inf = resource.RLIM_INFINITY
-    found = []
-
-    def lower(which, value):
-        # Hard limits can be lowered but not raised there (no CAP_SYS_RESOURCE).
-        _, hard = resource.getrlimit(which)
-        if hard != inf and (value == inf or value > hard):
-            value = hard
-        found.append((which, value))
-
-    lower(resource.RLIMIT_CORE, 0)
-    lower(resource.RLIMIT_FSIZE, inf if limits.fsize is None else limits.fsize)
-    lower(resource.RLIMIT_STACK, inf if limits.stack is None else limits.stack)
-    lower(resource.RLIMIT_MEMLOCK, 0)
-    if limits.cpu_kill_at is not None:
-        # A backstop only: the supervisor stops the run long before this.
-        lower(resource.RLIMIT_CPU, int(limits.cpu_kill_at) + 2)
-    return found
-
-
-def _set_late_rlimits(limits: Limits) -> None:
-    """The limits the set-up itself would trip over (it opens files: the
-    keyrings, the stdio files; it allocates: Python), set once it is done."""
-    _lower(resource.RLIMIT_NOFILE, limits.open_files)
-    # Virtual memory per process: an allocation past it fails at once (malloc
-    # returns NULL, new throws) instead of touching pages up to the cgroup's
-    # limit; what judges give native code so a memory hog is a runtime error.
-    _lower(resource.RLIMIT_AS, resource.RLIM_INFINITY if limits.address_space is None
-           else limits.address_space)
-
-
-def _lower(which, value):
-    # Hard limits can be lowered but not raised here (no CAP_SYS_RESOURCE).
+def _clamped(which: int, value: int) -> tuple[int, int]:
+    # Hard limits can be lowered but not raised there (no CAP_SYS_RESOURCE):
+    # the child's hard limits are ours (inherited), read here.
     inf = resource.RLIM_INFINITY
     _, hard = resource.getrlimit(which)
     if hard != inf and (value == inf or value > hard):
         value = hard
-    resource.setrlimit(which, (value, value))
+    return which, value
+
+
+def rlimit_values(limits: Limits) -> list[tuple[int, int]]:
+    """(resource, soft = hard value) the child sets before its uid change;
+    RLIM_INFINITY is -1."""
+    inf = resource.RLIM_INFINITY
+    found = [_clamped(resource.RLIMIT_CORE, 0),
+             _clamped(resource.RLIMIT_FSIZE, inf if limits.fsize is None else limits.fsize),
+             _clamped(resource.RLIMIT_STACK, inf if limits.stack is None else limits.stack),
+             _clamped(resource.RLIMIT_MEMLOCK, 0)]
+    if limits.cpu_kill_at is not None:
+        # A backstop only: the supervisor stops the run long before this.
+        found.append(_clamped(resource.RLIMIT_CPU, int(limits.cpu_kill_at) + 2))
+    return found
+
+
+def late_rlimit_values(limits: Limits) -> list[tuple[int, int]]:
+    """The limits the set-up itself would trip over (it opens files: the
+    keyrings, the stdio files; it allocates), set once it is done, right
+    before the seccomp filter. Virtual memory per process: an allocation
+    past it fails at once (malloc returns NULL, new throws) instead of
+    touching pages up to the cgroup's limit; what judges give native code
+    so a memory hog is a runtime error."""
+    return [_clamped(resource.RLIMIT_NOFILE, limits.open_files),
+            _clamped(resource.RLIMIT_AS, resource.RLIM_INFINITY if limits.address_space is None
+                     else limits.address_space)]
+
+
+# In the C child's one rlimits list, the early limits come first, then this
+# marker, then the late ones.
+LATE_MARKER = (-1, 0)
+
+
+def _set_late_rlimits(limits: Limits) -> None:
+    for which, value in late_rlimit_values(limits):
+        resource.setrlimit(which, (value, value))
 
 
 def non_default_signals() -> list[int]:

@@ -187,6 +187,10 @@ class PidNamespace:
                 step = min(step * 2, POLL_MAX)
             # Still dying: it stays in _namespaces, for a later reap().
             self.init_pid = self._init_pidfd = None
+            # Our next children go to our own namespace again: one whose init
+            # is gone refuses them (fork fails with ENOMEM), and a process
+            # using a box in-process may fork between runs or after them.
+            ns.setns(self._own_ns, ns.CLONE_NEWPID)
         self._close_lifeline()
         if self._namespaces:
             self.reap()

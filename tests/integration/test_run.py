@@ -301,3 +301,25 @@ def test_the_childs_steps_run_in_c_and_check_env_says_so():
     proc = subprocess.run([*RUSTBOX, "check-env"], capture_output=True, text=True, timeout=60)
     assert "C child" in proc.stdout + proc.stderr and "built: the child's steps run in C" in (
         proc.stdout + proc.stderr)
+
+
+@pytest.mark.parametrize("c_child", [True, False], ids=["c-child", "python-child"])
+def test_open_files_and_address_space_limits_reach_the_program(c_child, monkeypatch):
+    """Both are set after the set-up (which would trip over them), in the C
+    child and in the Python one alike."""
+    from rustbox.request import RunRequest
+    from rustbox.running import child
+    from rustbox.session import BoxSession
+    if not c_child:
+        monkeypatch.setattr(child, "_c_child", None)
+    elif child._c_child is None:
+        pytest.fail("rustbox/running/_child.c is not built")
+    request = RunRequest.from_options({"argv": ["/bin/sh", "-c", "ulimit -n; ulimit -v"],
+                                       "open_files": 7, "address_space": "100M",
+                                       "processes": 2, "stdout": "limits.out"})
+    with BoxSession(541) as session:
+        verdict = session.run(request)
+        out = (session.box.path / "limits.out").read_text()
+    rustbox("cleanup", "--box-id", "541")   # forks: a used box leaves us able to
+    assert verdict.status == "OK", verdict
+    assert out.split() == ["7", str(100 * 1024)]
