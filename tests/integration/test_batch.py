@@ -45,8 +45,11 @@ def spec_lines(count: int) -> tuple[list[bytes], dict[str, str]]:
 
 
 def box_processes(box_ids) -> str:
+    """Live processes of these boxes' uids (a zombie is dead already; one a
+    killed helper left is reaped moments later)."""
     uids = ",".join(str(61000 + b) for b in box_ids)
-    return subprocess.run(["pgrep", "-u", uids], capture_output=True, text=True).stdout
+    return subprocess.run(["pgrep", "-u", uids, "--runstates", "R,S,D,T,t"],
+                          capture_output=True, text=True).stdout
 
 
 def box_mounts(box_ids=(32, 33)) -> list[str]:
