@@ -343,17 +343,25 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _empty_tree(top_fd: int) -> None:
-    """Delete everything below the directory open at top_fd.
+    """Delete everything below the directory open at top_fd."""
+    _walk(top_fd, _unlink_files, remove_dirs=True)
 
-    The program chose this tree: links are unlinked, never followed (every
-    open is O_NOFOLLOW relative to its parent's fd), and the walk is a loop
-    with one open directory at a time, so a tree thousands of levels deep
-    (easy to make with mkdir+chdir) neither overflows Python's recursion
-    limit nor the fd limit. No box process runs meanwhile (we hold the
-    box lock and its cgroup is empty), so going back up by ".." is safe.
+
+def _walk(top_fd: int, visit, remove_dirs: bool) -> None:
+    """visit(fd) every directory below and at top_fd (it acts on the
+    directory's entries and returns its subdirectories' names); with
+    remove_dirs, each subdirectory is removed once visited (it must be
+    empty by then).
+
+    The program chose this tree: links are never followed (every open is
+    O_NOFOLLOW relative to its parent's fd), and the walk is a loop with
+    one open directory at a time, so a tree thousands of levels deep (easy
+    to make with mkdir+chdir) neither overflows Python's recursion limit
+    nor the fd limit. No box process runs meanwhile (we hold the box lock
+    and its cgroup is empty), so going back up by ".." is safe.
     """
     fd = os.dup(top_fd)
-    pending = [_unlink_files(fd)]     # per level: subdirectories left to remove
+    pending = [visit(fd)]             # per level: subdirectories left to visit
     names: list[str] = []             # the path from top_fd down to fd
     try:
         while True:
@@ -363,7 +371,7 @@ def _empty_tree(top_fd: int) -> None:
                 os.close(fd)
                 fd = child
                 names.append(name)
-                pending.append(_unlink_files(fd))
+                pending.append(visit(fd))
                 continue
             pending.pop()
             if not names:
@@ -371,7 +379,9 @@ def _empty_tree(top_fd: int) -> None:
             parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
             os.close(fd)
             fd = parent
-            os.rmdir(names.pop(), dir_fd=fd)
+            name = names.pop()
+            if remove_dirs:
+                os.rmdir(name, dir_fd=fd)
     finally:
         os.close(fd)
 
@@ -391,30 +401,9 @@ def _unlink_files(dir_fd: int) -> list[str]:
 
 
 def _remove_special(top_fd: int) -> None:
-    """Unlink what is neither a regular file nor a directory below top_fd:
-    the walk of _empty_tree (never following a link, one directory open at
-    a time), keeping the files and directories."""
-    fd = os.dup(top_fd)
-    pending = [_unlink_special(fd)]   # per level: subdirectories left to visit
-    depth = 0
-    try:
-        while True:
-            if pending[-1]:
-                child = os.open(pending[-1].pop(), _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = child
-                depth += 1
-                pending.append(_unlink_special(fd))
-                continue
-            pending.pop()
-            if not depth:
-                return
-            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
-            os.close(fd)
-            fd = parent
-            depth -= 1
-    finally:
-        os.close(fd)
+    """Unlink what is neither a regular file nor a directory below top_fd,
+    keeping the files and directories (the walk of _empty_tree)."""
+    _walk(top_fd, _unlink_special, remove_dirs=False)
 
 
 def _unlink_special(dir_fd: int) -> list[str]:
